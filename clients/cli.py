@@ -1,0 +1,86 @@
+"""`sawgrid`: the command line. Each command group registers its own subparser.
+
+Errors a user can cause end as one line on stderr and exit code 1; `--help`
+on any command explains it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from sawgrid.clients.errors import SawgridError
+
+DEFAULT_URL = "http://127.0.0.1:8008"
+
+
+def _keygen_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "keygen", help="create a key pair (compatible with `sawtooth keygen`)",
+        description="Write NAME.priv and NAME.pub into the key directory, like `sawtooth keygen`.",
+    )
+    parser.add_argument("name", metavar="NAME", help="key name, e.g. alice")
+    parser.add_argument("--force", action="store_true", help="replace existing key files")
+    parser.set_defaults(func=_keygen)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from sawgrid.clients import keys
+
+    priv, pub = keys.generate(args.name, args.key_dir, force=args.force)
+    if args.json:
+        import json
+
+        print(json.dumps({"name": args.name, "private_key_file": str(priv), "public_key_file": str(pub),
+                          "public_key": pub.read_text().strip()}))
+    else:
+        print(f"wrote {priv}\nwrote {pub}\npublic key: {pub.read_text().strip()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sawgrid.devnet.cli import add_parser as add_devnet
+    from sawgrid.processors.cli import add_parser as add_tp
+
+    parser = argparse.ArgumentParser(
+        prog="sawgrid",
+        description="Sawgrid: peer-to-peer energy trading on Hyperledger Sawtooth.",
+    )
+    parser.add_argument("--url", default=os.environ.get("SAWGRID_URL", DEFAULT_URL),
+                        help="Sawtooth REST API (default: $SAWGRID_URL or %(default)s)")
+    parser.add_argument("--key", default=None, metavar="NAME",
+                        help="signing key name in the key directory, or a path to a .priv file")
+    parser.add_argument("--key-dir", type=Path, default=None,
+                        help="key directory (default: $SAWGRID_KEY_DIR or ~/.sawtooth/keys)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_devnet(sub)
+    add_tp(sub)
+    _keygen_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except SawgridError as err:
+        print(f"sawgrid: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,389 @@
+"""Devnet's component endpoint: the validator side of Sawtooth's ZMQ protocol.
+
+One ROUTER socket (e.g. tcp://127.0.0.1:4004), owned by one thread, speaks
+`validator_pb2.Message` frames with:
+
+* transaction processors — TP_REGISTER / TP_UNREGISTER, TP_PROCESS request and
+  response, the TP_STATE_GET/SET/DELETE, TP_RECEIPT_ADD_DATA and TP_EVENT_ADD
+  context calls, and PING;
+* event subscribers — CLIENT_EVENTS_SUBSCRIBE / UNSUBSCRIBE / GET (handled by
+  `devnet.events.EventHub`).
+
+Other threads send through `send()` (a per-thread inproc PUSH socket feeding
+the socket thread), so the ROUTER socket is never touched concurrently.
+A processor that stops answering pings, or whose connection is gone
+(ROUTER_MANDATORY makes sending to it fail), is dropped and its in-flight
+requests fail with `ProcessorGone`, so the block publisher retries them when
+a processor of that family registers again.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import queue
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import zmq
+
+from sawgrid.devnet.context import ExecutionContext
+from sawgrid.protos.sawtooth import Message, network_pb2, processor_pb2, state_context_pb2
+
+LOG = logging.getLogger("sawgrid.devnet.component")
+
+PROTOCOL_VERSION = 1  # highest TpRegisterRequest feature we support (header styles)
+PING_INTERVAL = 1.0  # seconds of silence before a processor is pinged
+PING_TIMEOUT = 10.0  # seconds of silence after which it is dropped
+
+
+class ProcessorGone(Exception):
+    """The processor handling a request disconnected or unregistered."""
+
+
+@dataclass
+class Processor:
+    identity: bytes
+    family: str
+    version: str
+    namespaces: tuple[str, ...]
+    raw_header: bool
+
+
+@dataclass
+class Connection:
+    identity: bytes
+    last_seen: float
+    in_flight: dict[bytes, concurrent.futures.Future] = field(default_factory=dict)
+    pinged: bool = False
+
+
+class ComponentServer:
+    """The ROUTER endpoint. Start with `start()`, stop with `stop()`."""
+
+    def __init__(self, endpoint: str, contexts: Callable[[str], ExecutionContext | None]) -> None:
+        self.endpoint = endpoint
+        self._contexts = contexts
+        self._zmq = zmq.Context.instance()
+        self._outbox_addr = f"inproc://devnet-outbox-{secrets.token_hex(4)}"
+        self._local = threading.local()
+        self._outq: queue.SimpleQueue = queue.SimpleQueue()
+        self._socket_thread_id: int | None = None
+        self._lock = threading.Lock()
+        self._processors: dict[tuple[str, str], list[Processor]] = {}
+        self._connections: dict[bytes, Connection] = {}
+        self._round_robin = itertools.count()
+        self._registered = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._bind_error: Exception | None = None
+        self.client_handler: Callable[[bytes, Message], None] | None = None
+        self.on_disconnect: Callable[[bytes], None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="devnet-component", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._bind_error is not None:
+            raise self._bind_error
+
+    def stop(self) -> None:
+        self._stop.set()  # the socket thread polls with a short timeout
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- used by other threads --------------------------------------------
+    def send(self, identity: bytes, message_type: int, content: bytes, correlation_id: bytes | None = None) -> None:
+        """Queue one message for `identity` (thread-safe, order-preserving).
+
+        All senders share one FIFO, so messages leave in the order `send` was
+        called; e.g. a subscribe response always precedes the events after it.
+        """
+        message = Message(
+            message_type=message_type,
+            correlation_id=(correlation_id or secrets.token_hex(16).encode()).decode(),
+            content=content,
+        )
+        self._outq.put((identity, message.SerializeToString()))
+        if threading.get_ident() != self._socket_thread_id:
+            push = getattr(self._local, "push", None)
+            if push is None:
+                push = self._zmq.socket(zmq.PUSH)
+                push.setsockopt(zmq.LINGER, 0)
+                push.connect(self._outbox_addr)
+                self._local.push = push
+            push.send(b"")  # wake the socket thread
+
+    def processor_for(self, family: str, version: str) -> Processor | None:
+        """A registered processor for the family version (round-robin), or None."""
+        with self._lock:
+            candidates = self._processors.get((family, version))
+            if not candidates:
+                return None
+            return candidates[next(self._round_robin) % len(candidates)]
+
+    def wait_for_processor(self, family: str, version: str, timeout: float) -> bool:
+        with self._registered:
+            return self._registered.wait_for(lambda: bool(self._processors.get((family, version))), timeout)
+
+    def registered(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return sorted(key for key, procs in self._processors.items() if procs)
+
+    def process(self, processor: Processor, request: processor_pb2.TpProcessRequest) -> concurrent.futures.Future:
+        """Send a TP_PROCESS_REQUEST; the future resolves to a TpProcessResponse
+        or fails with ProcessorGone."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        correlation_id = secrets.token_hex(16).encode()
+        with self._lock:
+            conn = self._connections.get(processor.identity)
+            if conn is None:
+                future.set_exception(ProcessorGone(processor.family))
+                return future
+            conn.in_flight[correlation_id] = future
+        if processor.raw_header:
+            request.header_bytes = request.header.SerializeToString()
+            request.ClearField("header")
+        self.send(processor.identity, Message.TP_PROCESS_REQUEST, request.SerializeToString(), correlation_id)
+        return future
+
+    # -- socket thread -----------------------------------------------------
+    def _run(self) -> None:
+        self._socket_thread_id = threading.get_ident()
+        router = self._zmq.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        pull = self._zmq.socket(zmq.PULL)
+        pull.setsockopt(zmq.LINGER, 0)
+        try:
+            router.bind(self.endpoint)
+            pull.bind(self._outbox_addr)
+        except zmq.ZMQError as err:
+            self._bind_error = OSError(f"cannot bind the component endpoint {self.endpoint}: {err}")
+            self._ready.set()
+            return
+        self._ready.set()
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(pull, zmq.POLLIN)
+        last_sweep = time.monotonic()
+        while not self._stop.is_set():
+            events = dict(poller.poll(200))
+            if pull in events:
+                while pull.get(zmq.EVENTS) & zmq.POLLIN:  # wake-ups only; messages are in _outq
+                    pull.recv()
+            self._flush(router)
+            if router in events:
+                while router.get(zmq.EVENTS) & zmq.POLLIN:
+                    frames = router.recv_multipart()
+                    if len(frames) >= 2:
+                        self._on_message(router, frames[0], frames[-1])
+                self._flush(router)
+            now = time.monotonic()
+            if now - last_sweep >= PING_INTERVAL:
+                last_sweep = now
+                self._sweep(router, now)
+        router.close(0)
+        pull.close(0)
+
+    def _flush(self, router: zmq.Socket) -> None:
+        while True:
+            try:
+                identity, data = self._outq.get_nowait()
+            except queue.Empty:
+                return
+            self._route(router, identity, data)
+
+    def _route(self, router: zmq.Socket, identity: bytes, data: bytes) -> None:
+        try:
+            router.send_multipart([identity, data], zmq.NOBLOCK)
+        except zmq.ZMQError:  # EHOSTUNREACH: the peer is gone
+            self._drop(identity, "connection gone")
+
+    def _reply(self, router: zmq.Socket, identity: bytes, correlation_id: str, message_type: int, content: bytes) -> None:
+        message = Message(message_type=message_type, correlation_id=correlation_id, content=content)
+        self._route(router, identity, message.SerializeToString())
+
+    def _sweep(self, router: zmq.Socket, now: float) -> None:
+        with self._lock:
+            conns = list(self._connections.values())
+        for conn in conns:
+            silent = now - conn.last_seen
+            if silent > PING_TIMEOUT:
+                self._drop(conn.identity, f"no answer for {silent:.0f}s")
+            elif silent > PING_INTERVAL:
+                ping = Message(
+                    message_type=Message.PING_REQUEST,
+                    correlation_id=secrets.token_hex(16),
+                    content=network_pb2.PingRequest().SerializeToString(),
+                )
+                self._route(router, conn.identity, ping.SerializeToString())
+
+    def _drop(self, identity: bytes, reason: str) -> None:
+        with self._lock:
+            conn = self._connections.pop(identity, None)
+            families = []
+            for key, procs in self._processors.items():
+                kept = [p for p in procs if p.identity != identity]
+                if len(kept) != len(procs):
+                    families.append(key)
+                self._processors[key] = kept
+        if conn is not None:
+            for future in conn.in_flight.values():
+                if not future.done():
+                    future.set_exception(ProcessorGone(reason))
+            if families:
+                LOG.warning("processor %s dropped (%s): %s", identity.hex()[:8], reason,
+                            ", ".join(f"{f} {v}" for f, v in families))
+        if self.on_disconnect is not None:
+            self.on_disconnect(identity)
+
+    def _on_message(self, router: zmq.Socket, identity: bytes, data: bytes) -> None:
+        try:
+            message = Message.FromString(data)
+        except Exception:
+            LOG.warning("unparseable message from %s ignored", identity.hex()[:8])
+            return
+        with self._lock:
+            conn = self._connections.get(identity)
+            if conn is not None:
+                conn.last_seen = time.monotonic()
+        mtype = message.message_type
+        handler = _TP_HANDLERS.get(mtype)
+        if handler is not None:
+            handler(self, router, identity, message)
+        elif mtype in _CLIENT_TYPES and self.client_handler is not None:
+            self.client_handler(identity, message)
+        elif mtype == Message.PING_RESPONSE:
+            pass
+        else:
+            LOG.debug("ignored message type %s from %s", mtype, identity.hex()[:8])
+
+    # -- processor messages --------------------------------------------------
+    def _on_register(self, router, identity, message) -> None:
+        request = processor_pb2.TpRegisterRequest.FromString(message.content)
+        response = processor_pb2.TpRegisterResponse(status=processor_pb2.TpRegisterResponse.OK)
+        if request.protocol_version > PROTOCOL_VERSION:
+            response.status = processor_pb2.TpRegisterResponse.ERROR
+        response.protocol_version = min(request.protocol_version, PROTOCOL_VERSION)
+        if response.status == processor_pb2.TpRegisterResponse.OK:
+            processor = Processor(
+                identity=identity,
+                family=request.family,
+                version=request.version,
+                namespaces=tuple(request.namespaces),
+                raw_header=request.request_header_style == processor_pb2.TpRegisterRequest.RAW,
+            )
+            with self._registered:
+                self._connections.setdefault(identity, Connection(identity, time.monotonic()))
+                procs = [p for p in self._processors.get((request.family, request.version), []) if p.identity != identity]
+                self._processors[(request.family, request.version)] = procs + [processor]
+                self._registered.notify_all()
+            LOG.info("processor registered: %s %s (namespaces %s)", request.family, request.version,
+                     ",".join(request.namespaces))
+        self._reply(router, identity, message.correlation_id, Message.TP_REGISTER_RESPONSE, response.SerializeToString())
+
+    def _on_unregister(self, router, identity, message) -> None:
+        response = processor_pb2.TpUnregisterResponse(status=processor_pb2.TpUnregisterResponse.OK)
+        self._reply(router, identity, message.correlation_id, Message.TP_UNREGISTER_RESPONSE, response.SerializeToString())
+        self._drop(identity, "unregistered")
+
+    def _on_process_response(self, router, identity, message) -> None:
+        with self._lock:
+            conn = self._connections.get(identity)
+            future = conn.in_flight.pop(message.correlation_id.encode(), None) if conn else None
+        if future is not None and not future.done():
+            try:
+                future.set_result(processor_pb2.TpProcessResponse.FromString(message.content))
+            except Exception as err:  # unparseable response: treat as an internal error
+                future.set_exception(ProcessorGone(f"bad TpProcessResponse: {err}"))
+
+    def _on_ping(self, router, identity, message) -> None:
+        self._reply(router, identity, message.correlation_id, Message.PING_RESPONSE,
+                    network_pb2.PingResponse().SerializeToString())
+
+    def _context_call(self, router, identity, message, request_type, response_type, reply_type, apply) -> None:
+        request = request_type.FromString(message.content)
+        context = self._contexts(request.context_id)
+        response = response_type()
+        if context is None:
+            # Sawtooth answers an unknown context with an error status.
+            response.status = getattr(response_type, "AUTHORIZATION_ERROR", getattr(response_type, "ERROR", 0))
+        else:
+            apply(context, request, response)
+        self._reply(router, identity, message.correlation_id, reply_type, response.SerializeToString())
+
+    def _on_get(self, router, identity, message) -> None:
+        def apply(ctx, req, resp):
+            if not all(ctx.may_read(a) for a in req.addresses):
+                resp.status = resp.AUTHORIZATION_ERROR
+                return
+            for address in req.addresses:
+                data = ctx.get(address)
+                resp.entries.add(address=address, data=data or b"")
+            resp.status = resp.OK
+        self._context_call(router, identity, message, state_context_pb2.TpStateGetRequest,
+                           state_context_pb2.TpStateGetResponse, Message.TP_STATE_GET_RESPONSE, apply)
+
+    def _on_set(self, router, identity, message) -> None:
+        def apply(ctx, req, resp):
+            if not all(ctx.may_write(e.address) for e in req.entries):
+                resp.status = resp.AUTHORIZATION_ERROR
+                return
+            for entry in req.entries:
+                ctx.set(entry.address, entry.data)
+                resp.addresses.append(entry.address)
+            resp.status = resp.OK
+        self._context_call(router, identity, message, state_context_pb2.TpStateSetRequest,
+                           state_context_pb2.TpStateSetResponse, Message.TP_STATE_SET_RESPONSE, apply)
+
+    def _on_delete(self, router, identity, message) -> None:
+        def apply(ctx, req, resp):
+            if not all(ctx.may_write(a) for a in req.addresses):
+                resp.status = resp.AUTHORIZATION_ERROR
+                return
+            for address in req.addresses:
+                if ctx.get(address) is not None:
+                    ctx.delete(address)
+                    resp.addresses.append(address)
+            resp.status = resp.OK
+        self._context_call(router, identity, message, state_context_pb2.TpStateDeleteRequest,
+                           state_context_pb2.TpStateDeleteResponse, Message.TP_STATE_DELETE_RESPONSE, apply)
+
+    def _on_receipt_data(self, router, identity, message) -> None:
+        def apply(ctx, req, resp):
+            ctx.receipt_data.append(req.data)
+            resp.status = resp.OK
+        self._context_call(router, identity, message, state_context_pb2.TpReceiptAddDataRequest,
+                           state_context_pb2.TpReceiptAddDataResponse, Message.TP_RECEIPT_ADD_DATA_RESPONSE, apply)
+
+    def _on_event(self, router, identity, message) -> None:
+        def apply(ctx, req, resp):
+            ctx.events.append(req.event)
+            resp.status = resp.OK
+        self._context_call(router, identity, message, state_context_pb2.TpEventAddRequest,
+                           state_context_pb2.TpEventAddResponse, Message.TP_EVENT_ADD_RESPONSE, apply)
+
+
+_TP_HANDLERS = {
+    Message.TP_REGISTER_REQUEST: ComponentServer._on_register,
+    Message.TP_UNREGISTER_REQUEST: ComponentServer._on_unregister,
+    Message.TP_PROCESS_RESPONSE: ComponentServer._on_process_response,
+    Message.TP_STATE_GET_REQUEST: ComponentServer._on_get,
+    Message.TP_STATE_SET_REQUEST: ComponentServer._on_set,
+    Message.TP_STATE_DELETE_REQUEST: ComponentServer._on_delete,
+    Message.TP_RECEIPT_ADD_DATA_REQUEST: ComponentServer._on_receipt_data,
+    Message.TP_EVENT_ADD_REQUEST: ComponentServer._on_event,
+    Message.PING_REQUEST: ComponentServer._on_ping,
+}
+_CLIENT_TYPES = {
+    Message.CLIENT_EVENTS_SUBSCRIBE_REQUEST,
+    Message.CLIENT_EVENTS_UNSUBSCRIBE_REQUEST,
+    Message.CLIENT_EVENTS_GET_REQUEST,
+}

@@ -1,0 +1,70 @@
+"""State addressing for every Sawgrid family: one place, typed sub-prefixes.
+
+A Sawtooth address is 70 lowercase hex characters. Ours are laid out as
+
+    namespace (6) | record kind (2) | key digest (62)
+
+so that `GET /state?address=<namespace><kind>` returns exactly one kind of
+record (all participants, all contracts, ...). The namespace is the first six
+hex characters of sha512(family name), as Sawtooth's convention wants.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+ADDRESS_LENGTH = 70
+NAMESPACE_LENGTH = 6
+KIND_LENGTH = 2
+KEY_LENGTH = ADDRESS_LENGTH - NAMESPACE_LENGTH - KIND_LENGTH
+
+_ADDRESS_RE = re.compile(r"^[0-9a-f]{70}$")
+
+
+def sha512_hex(data: bytes | str) -> str:
+    """Lowercase hex sha512 of `data` (str is UTF-8 encoded)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha512(data).hexdigest()
+
+
+def namespace(family_name: str) -> str:
+    """The 6-hex-char namespace Sawtooth derives from a family name."""
+    return sha512_hex(family_name)[:NAMESPACE_LENGTH]
+
+
+def is_address(value: str) -> bool:
+    """True for a well-formed 70-hex-char lowercase address."""
+    return bool(_ADDRESS_RE.match(value))
+
+
+class Family:
+    """Addresses of one transaction family: `Family("market").address(KIND, key)`."""
+
+    def __init__(self, name: str, versions: tuple[str, ...] = ("1.0",)) -> None:
+        self.name = name
+        self.versions = versions
+        self.namespace = namespace(name)
+
+    def prefix(self, kind: str) -> str:
+        """The 8-hex-char prefix under which all records of `kind` live."""
+        if len(kind) != KIND_LENGTH or not re.fullmatch(r"[0-9a-f]{2}", kind):
+            raise ValueError(f"record kind must be 2 lowercase hex chars, got {kind!r}")
+        return self.namespace + kind
+
+    def address(self, kind: str, *key_parts: str | int) -> str:
+        """Address of the record of `kind` identified by `key_parts`.
+
+        The parts are joined with '/' and hashed, so any stable identifier
+        (a public key, 'day/hour', a contract id) maps to one address.
+        """
+        key = "/".join(str(part) for part in key_parts)
+        return self.prefix(kind) + sha512_hex(key)[:KEY_LENGTH]
+
+    def __repr__(self) -> str:
+        return f"Family({self.name!r}, namespace={self.namespace!r})"
+
+
+# The trivial key/value family used by devnet's tests and benchmarks.
+KV = Family("sawgrid-kv")
+KV_ENTRY = "00"

@@ -1,0 +1,734 @@
+"""devnet's Sawtooth REST API (devnet/rest_api.py) and the REST client
+(clients/rest.py), against a small in-memory fake ledger."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import socket
+import threading
+import time
+from typing import Sequence
+
+import pytest
+
+from sawgrid.clients.rest import (
+    BatchInvalid,
+    BatchTimeout,
+    RestApiError,
+    RestClient,
+    RestNotFound,
+    RestUnreachable,
+)
+from sawgrid.devnet.ledger_api import (
+    COMMITTED,
+    INVALID,
+    PENDING,
+    UNKNOWN,
+    BatchStatus,
+    InvalidTxn,
+    QueueFull,
+    StatePage,
+    SubmitRejected,
+)
+from sawgrid.devnet.rest_api import RestApi
+from sawgrid.protos.sawtooth import (
+    Batch,
+    BatchHeader,
+    BatchList,
+    Block,
+    BlockHeader,
+    Event,
+    StateChange,
+    Transaction,
+    TransactionHeader,
+    TransactionReceipt,
+)
+
+PUBKEY = "02" + "ab" * 32
+NAMESPACE = hashlib.sha512(b"sawgrid").hexdigest()[:6]
+
+
+def hid(label: str) -> str:
+    """A 128-hex-char id."""
+    return hashlib.sha512(label.encode()).hexdigest()
+
+
+def address(i: int, namespace: str = NAMESPACE) -> str:
+    return namespace + hashlib.sha512(str(i).encode()).hexdigest()[:64]
+
+
+def make_txn(label: str, payload: bytes = b"payload") -> Transaction:
+    header = TransactionHeader(
+        batcher_public_key=PUBKEY, family_name="sawgrid", family_version="1.0",
+        inputs=[NAMESPACE], outputs=[NAMESPACE], nonce=label,
+        payload_sha512=hashlib.sha512(payload).hexdigest(), signer_public_key=PUBKEY)
+    return Transaction(header=header.SerializeToString(), header_signature=hid("txn" + label),
+                       payload=payload)
+
+
+def make_batch(label: str, n_txns: int = 1) -> Batch:
+    txns = [make_txn(f"{label}.{i}") for i in range(n_txns)]
+    header = BatchHeader(signer_public_key=PUBKEY, transaction_ids=[t.header_signature for t in txns])
+    return Batch(header=header.SerializeToString(), header_signature=hid("batch" + label),
+                 transactions=txns)
+
+
+class FakeLedger:
+    """In-memory LedgerReader: a linear chain, one state (whatever the head)."""
+
+    def __init__(self, n_blocks: int = 4) -> None:
+        self.blocks: list[Block] = []
+        self.state: dict[str, bytes] = {}
+        self.statuses: dict[str, BatchStatus] = {}
+        self.receipt_store: dict[str, TransactionReceipt] = {}
+        self.submitted: list[Batch] = []
+        self.submit_calls = 0
+        self.queue_full = 0  # raise QueueFull this many more times
+        self.reject: str | None = None
+        self.on_submit = None  # callable(batches), e.g. to commit them later
+        self.state_list_calls: list[tuple] = []
+        self._cond = threading.Condition()
+        for num in range(n_blocks):
+            self.add_block([make_batch(f"b{num}")])
+
+    # -- building -----------------------------------------------------------
+    def add_block(self, batches: Sequence[Batch]) -> Block:
+        num = len(self.blocks)
+        previous = self.blocks[-1].header_signature if self.blocks else "0" * 16
+        header = BlockHeader(
+            block_num=num, previous_block_id=previous, signer_public_key=PUBKEY,
+            batch_ids=[b.header_signature for b in batches], consensus=b"Devmode",
+            state_root_hash="5" * 64)
+        block = Block(header=header.SerializeToString(), header_signature=hid(f"block{num}"),
+                      batches=batches)
+        self.blocks.append(block)
+        for batch in batches:
+            self.set_status(batch.header_signature, COMMITTED)
+        return block
+
+    def set_status(self, batch_id: str, status: str, invalid: Sequence[InvalidTxn] = ()) -> None:
+        with self._cond:
+            self.statuses[batch_id] = BatchStatus(batch_id, status, tuple(invalid))
+            self._cond.notify_all()
+
+    # -- LedgerReader ---------------------------------------------------------
+    def head_id(self) -> str | None:
+        return self.blocks[-1].header_signature if self.blocks else None
+
+    def head_num(self) -> int:
+        return len(self.blocks) - 1
+
+    def block_by_id(self, block_id: str) -> Block | None:
+        return next((b for b in self.blocks if b.header_signature == block_id), None)
+
+    def block_by_num(self, block_num: int) -> Block | None:
+        return self.blocks[block_num] if 0 <= block_num < len(self.blocks) else None
+
+    def batch_by_id(self, batch_id: str) -> Batch | None:
+        return next((b for blk in self.blocks for b in blk.batches if b.header_signature == batch_id), None)
+
+    def transaction_by_id(self, txn_id: str) -> Transaction | None:
+        return next((t for blk in self.blocks for b in blk.batches for t in b.transactions
+                     if t.header_signature == txn_id), None)
+
+    def batch_statuses(self, batch_ids: Sequence[str]) -> list[BatchStatus]:
+        with self._cond:
+            return [self.statuses.get(i, BatchStatus(i, UNKNOWN)) for i in batch_ids]
+
+    def wait_for_batches(self, batch_ids: Sequence[str], timeout: float) -> list[BatchStatus]:
+        with self._cond:
+            self._cond.wait_for(
+                lambda: all(s.status != PENDING for s in self.batch_statuses(batch_ids)), timeout)
+            return self.batch_statuses(batch_ids)
+
+    def submit(self, batches: Sequence[Batch]) -> None:
+        self.submit_calls += 1
+        if self.queue_full > 0:
+            self.queue_full -= 1
+            raise QueueFull()
+        if self.reject is not None:
+            raise SubmitRejected(self.reject)
+        self.submitted.extend(batches)
+        for batch in batches:
+            self.set_status(batch.header_signature, PENDING)
+        if self.on_submit:
+            self.on_submit(batches)
+
+    def _check_head(self, head: str | None) -> str:
+        if head is None:
+            return self.head_id()
+        if self.block_by_id(head) is None:
+            raise KeyError(head)
+        return head
+
+    def state_get(self, address: str, head: str | None = None) -> tuple[bytes | None, str]:
+        return self.state.get(address), self._check_head(head)
+
+    def state_list(self, prefix: str, head: str | None, start: str | None, limit: int) -> StatePage:
+        self.state_list_calls.append((prefix, head, start, limit))
+        head = self._check_head(head)
+        keys = sorted(k for k in self.state if k.startswith(prefix) and (start is None or k >= start))
+        page = keys[:limit]
+        return StatePage(head, [(k, self.state[k]) for k in page], keys[limit] if len(keys) > limit else None)
+
+    def receipts(self, txn_ids: Sequence[str]) -> list[TransactionReceipt | None]:
+        return [self.receipt_store.get(i) for i in txn_ids]
+
+    def peers(self) -> list[str]:
+        return []
+
+    def endpoint(self) -> str:
+        return "tcp://127.0.0.1:8800"
+
+
+# --------------------------------------------------------------------------
+# Fixtures and helpers
+# --------------------------------------------------------------------------
+@pytest.fixture
+def ledger() -> FakeLedger:
+    return FakeLedger()
+
+
+@pytest.fixture
+def api(ledger):
+    server = RestApi(ledger, "127.0.0.1", 0, timeout=10)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(api):
+    with RestClient(api.url, timeout=10, backoff=0.01) as c:
+        yield c
+
+
+def call(api: RestApi, method: str, path: str, body: bytes | None = None,
+         content_type: str | None = None) -> tuple[int, dict, http.client.HTTPResponse]:
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    try:
+        headers = {"Content-Type": content_type} if content_type else {}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+        assert response.getheader("Content-Type").startswith("application/json")
+        return response.status, (json.loads(raw) if raw else {}), response
+    finally:
+        conn.close()
+
+
+def get(api: RestApi, path: str) -> tuple[int, dict]:
+    status, doc, _ = call(api, "GET", path)
+    return status, doc
+
+
+def assert_error(result: tuple[int, dict], status: int, code: int) -> dict:
+    got_status, doc = result[0], result[1]
+    assert got_status == status, doc
+    assert list(doc) == ["error"], doc
+    assert doc["error"]["code"] == code, doc
+    assert isinstance(doc["error"]["title"], str) and isinstance(doc["error"]["message"], str)
+    return doc["error"]
+
+
+def post_batches(api: RestApi, batches: Sequence[Batch]) -> tuple[int, dict]:
+    body = BatchList(batches=batches).SerializeToString()
+    status, doc, _ = call(api, "POST", "/batches", body, "application/octet-stream")
+    return status, doc
+
+
+# --------------------------------------------------------------------------
+# POST /batches
+# --------------------------------------------------------------------------
+def test_submit_batches_answers_202_with_status_link(api, ledger):
+    batches = [make_batch("new1"), make_batch("new2")]
+    status, doc = post_batches(api, batches)
+    assert status == 202
+    ids = ",".join(b.header_signature for b in batches)
+    assert doc == {"link": f"{api.url}/batch_statuses?id={ids}"}
+    assert [b.header_signature for b in ledger.submitted] == ids.split(",")
+
+
+def test_submit_batches_errors(api, ledger):
+    body = BatchList(batches=[make_batch("x")]).SerializeToString()
+    assert_error(call(api, "POST", "/batches", body, "application/json"), 400, 42)
+    assert_error(call(api, "POST", "/batches", body), 400, 42)
+    assert_error(call(api, "POST", "/batches", b"", "application/octet-stream"), 400, 34)
+    assert_error(call(api, "POST", "/batches", b"\xff\xfe garbage", "application/octet-stream"), 400, 35)
+    ledger.reject = "bad signature on batch"
+    error = assert_error(post_batches(api, [make_batch("x")]), 400, 30)
+    assert error["title"] == "Submitted Batches Invalid"
+    assert "bad signature on batch" in error["message"]
+    ledger.reject = None
+    ledger.queue_full = 1
+    error = assert_error(post_batches(api, [make_batch("x")]), 429, 31)
+    assert error["title"] == "Unable to Accept Batches"
+    assert ledger.submitted == []
+
+
+# --------------------------------------------------------------------------
+# /batch_statuses
+# --------------------------------------------------------------------------
+def test_batch_statuses_get_and_post(api, ledger):
+    committed = ledger.blocks[1].batches[0].header_signature
+    bad, unknown = hid("bad"), hid("unknown")
+    ledger.set_status(bad, INVALID, [InvalidTxn(hid("t"), "no such account", b"\x01\x02")])
+    status, doc = get(api, f"/batch_statuses?id={committed},{bad},{unknown}")
+    assert status == 200
+    assert doc == {
+        "data": [
+            {"id": committed, "status": "COMMITTED", "invalid_transactions": []},
+            {"id": bad, "status": "INVALID", "invalid_transactions": [
+                {"id": hid("t"), "message": "no such account", "extended_data": "AQI="}]},
+            {"id": unknown, "status": "UNKNOWN", "invalid_transactions": []},
+        ],
+        "link": f"{api.url}/batch_statuses?id={committed},{bad},{unknown}",
+    }
+    status, doc, _ = call(api, "POST", "/batch_statuses", json.dumps([committed]).encode(),
+                          "application/json")
+    assert status == 200
+    assert doc == {"data": [{"id": committed, "status": "COMMITTED", "invalid_transactions": []}]}
+
+
+def test_batch_statuses_errors(api):
+    assert_error(get(api, "/batch_statuses"), 400, 66)
+    error = assert_error(get(api, "/batch_statuses?id=abc"), 400, 60)
+    assert error["message"].endswith("invalid: abc")
+    assert_error(call(api, "POST", "/batch_statuses", b'["x"]', "text/plain"), 400, 43)
+    assert_error(call(api, "POST", "/batch_statuses", b"[]", "application/json"), 400, 46)
+    assert_error(call(api, "POST", "/batch_statuses", b"{not json", "application/json"), 400, 46)
+    assert_error(call(api, "POST", "/batch_statuses", b'[1, 2]', "application/json"), 400, 46)
+    assert_error(call(api, "POST", "/batch_statuses", b'["abc"]', "application/json"), 400, 60)
+
+
+def test_batch_statuses_wait_returns_when_the_status_flips(api, ledger):
+    batch_id = hid("slow")
+    ledger.set_status(batch_id, PENDING)
+    threading.Timer(0.3, ledger.set_status, (batch_id, COMMITTED)).start()
+    started = time.monotonic()
+    status, doc = get(api, f"/batch_statuses?id={batch_id}&wait=5")
+    elapsed = time.monotonic() - started
+    assert status == 200
+    assert doc["data"][0]["status"] == "COMMITTED"
+    assert doc["link"] == f"{api.url}/batch_statuses?id={batch_id}&wait=5"
+    assert 0.25 <= elapsed < 3
+    # without the flip, `wait=1` gives up after about a second, still PENDING
+    ledger.set_status(batch_id, PENDING)
+    started = time.monotonic()
+    status, doc = get(api, f"/batch_statuses?id={batch_id}&wait=1")
+    assert doc["data"][0]["status"] == "PENDING"
+    assert 0.9 <= time.monotonic() - started < 3
+
+
+# --------------------------------------------------------------------------
+# /state
+# --------------------------------------------------------------------------
+def fill_state(ledger: FakeLedger, n: int) -> list[str]:
+    for i in range(n):
+        ledger.state[address(i)] = f"value {i}".encode()
+    ledger.state[address(0, namespace="0" * 6)] = b"elsewhere"
+    return sorted(address(i) for i in range(n))
+
+
+def test_state_fetch(api, ledger):
+    addr = fill_state(ledger, 3)[0]
+    head = ledger.head_id()
+    status, doc = get(api, f"/state/{addr}")
+    assert status == 200
+    assert doc == {"data": base64.b64encode(ledger.state[addr]).decode(), "head": head,
+                   "link": f"{api.url}/state/{addr}?head={head}"}
+    older = ledger.blocks[1].header_signature
+    status, doc = get(api, f"/state/{addr}?head={older}")
+    assert (status, doc["head"]) == (200, older)
+    assert_error(get(api, f"/state/{address(999)}"), 404, 75)
+    assert_error(get(api, f"/state/{addr[:-2]}"), 400, 62)
+    assert_error(get(api, f"/state/{addr.upper()}"), 400, 62)
+    assert_error(get(api, f"/state/{addr}?head={hid('nope')}"), 404, 70)
+
+
+def test_state_list_pages(api, ledger):
+    addresses = fill_state(ledger, 250)
+    head = ledger.head_id()
+    status, doc = get(api, f"/state?address={NAMESPACE}")
+    assert status == 200
+    assert [e["address"] for e in doc["data"]] == addresses[:100]
+    assert base64.b64decode(doc["data"][0]["data"]).startswith(b"value ")
+    assert doc["head"] == head
+    assert doc["link"] == f"{api.url}/state?head={head}&start={addresses[0]}&limit=100&address={NAMESPACE}"
+    assert doc["paging"] == {
+        "limit": None, "start": None, "next_position": addresses[100],
+        "next": f"{api.url}/state?head={head}&start={addresses[100]}&address={NAMESPACE}",
+    }
+    status, doc = get(api, f"/state?address={NAMESPACE}&start={addresses[200]}&limit=100")
+    assert [e["address"] for e in doc["data"]] == addresses[200:]
+    assert doc["paging"] == {"limit": 100, "start": addresses[200]}
+    status, doc = get(api, f"/state?address={NAMESPACE}&limit=7&reverse")
+    assert [e["address"] for e in doc["data"]] == addresses[::-1][:7]
+    assert doc["paging"]["next_position"] == addresses[::-1][7]
+    status, doc = get(api, "/state?limit=5000")  # clamped to 1000, like Sawtooth
+    assert (status, len(doc["data"])) == (200, 251)
+    status, doc = get(api, "/state?address=ffffff")
+    assert status == 200 and doc["data"] == [] and "next" not in doc["paging"]
+
+
+def test_state_list_errors(api, ledger):
+    fill_state(ledger, 3)
+    assert_error(get(api, "/state?limit=0"), 400, 53)
+    assert_error(get(api, "/state?limit=-3"), 400, 53)
+    assert_error(get(api, "/state?limit=ten"), 400, 53)
+    assert_error(get(api, f"/state?address={NAMESPACE}&start={address(999)}"), 400, 54)
+    assert_error(get(api, "/state?address=abc"), 400, 62)  # odd length
+    assert_error(get(api, "/state?address=zz"), 400, 62)
+    assert_error(get(api, "/state?reverse=address"), 400, 57)
+    assert_error(get(api, f"/state?head={hid('nope')}"), 404, 70)
+
+
+def test_no_genesis_is_not_ready():
+    with RestApi(FakeLedger(n_blocks=0), "127.0.0.1", 0) as api:
+        assert_error(get(api, "/blocks"), 503, 15)
+        assert_error(get(api, "/state"), 503, 15)
+        assert_error(get(api, f"/state/{address(1)}"), 503, 15)
+
+
+# --------------------------------------------------------------------------
+# /blocks, /batches, /transactions
+# --------------------------------------------------------------------------
+def test_block_fetch_shape(api, ledger):
+    block = ledger.blocks[2]
+    status, doc = get(api, f"/blocks/{block.header_signature}")
+    assert status == 200
+    assert set(doc) == {"data", "link"}
+    assert doc["link"] == f"{api.url}/blocks/{block.header_signature}"
+    data = doc["data"]
+    assert data["header_signature"] == block.header_signature
+    assert data["header"] == {
+        "block_num": "2",  # uint64: a string, as Sawtooth's MessageToDict renders it
+        "previous_block_id": ledger.blocks[1].header_signature,
+        "signer_public_key": PUBKEY,
+        "batch_ids": [block.batches[0].header_signature],
+        "consensus": base64.b64encode(b"Devmode").decode(),
+        "state_root_hash": "5" * 64,
+    }
+    batch = data["batches"][0]
+    assert batch["header"] == {"signer_public_key": PUBKEY,
+                               "transaction_ids": [block.batches[0].transactions[0].header_signature]}
+    assert batch["trace"] is False
+    txn = batch["transactions"][0]
+    assert base64.b64decode(txn["payload"]) == b"payload"
+    assert txn["header"]["nonce"] == "b2.0"
+    assert txn["header"]["dependencies"] == []
+    assert set(txn["header"]) == {"batcher_public_key", "dependencies", "family_name", "family_version",
+                                  "inputs", "nonce", "outputs", "payload_sha512", "signer_public_key"}
+
+
+def test_block_fetch_errors(api):
+    assert_error(get(api, f"/blocks/{hid('nope')}"), 404, 70)
+    error = assert_error(get(api, "/blocks/1234"), 400, 60)
+    assert error["message"].endswith("was invalid: 1234")
+    assert_error(get(api, f"/batches/{hid('nope')}"), 404, 71)
+    assert_error(get(api, "/batches/xyz"), 400, 60)
+    assert_error(get(api, f"/transactions/{hid('nope')}"), 404, 72)
+    assert_error(get(api, "/transactions/" + "A" * 128), 400, 60)
+
+
+def test_block_list_newest_first_with_paging(api, ledger):
+    for i in range(4, 7):
+        ledger.add_block([make_batch(f"b{i}")])
+    ids = [b.header_signature for b in ledger.blocks]
+    head = ids[-1]
+    status, doc = get(api, "/blocks")
+    assert status == 200
+    assert [b["header_signature"] for b in doc["data"]] == ids[::-1]
+    assert doc["head"] == head
+    assert doc["link"] == f"{api.url}/blocks?head={head}&start=0x0000000000000006&limit=100"
+    assert doc["paging"] == {"limit": None, "start": None}
+
+    status, doc = get(api, "/blocks?limit=3")
+    assert [b["header"]["block_num"] for b in doc["data"]] == ["6", "5", "4"]
+    assert doc["paging"] == {
+        "limit": 3, "start": None, "next_position": "0x0000000000000003",
+        "next": f"{api.url}/blocks?head={head}&start=0x0000000000000003&limit=3"}
+    status, doc = get(api, "/blocks?limit=3&start=0x0000000000000003")
+    assert [b["header"]["block_num"] for b in doc["data"]] == ["3", "2", "1"]
+    assert doc["paging"]["next_position"] == "0x0000000000000000"
+    status, doc = get(api, "/blocks?limit=3&start=0x0000000000000000")
+    assert [b["header"]["block_num"] for b in doc["data"]] == ["0"]
+    assert "next" not in doc["paging"]
+
+    status, doc = get(api, "/blocks?reverse&limit=4")
+    assert [b["header"]["block_num"] for b in doc["data"]] == ["0", "1", "2", "3"]
+    assert doc["paging"]["next_position"] == "0x0000000000000004"
+    status, doc = get(api, f"/blocks?head={ids[2]}")
+    assert doc["head"] == ids[2]
+    assert [b["header_signature"] for b in doc["data"]] == ids[2::-1]
+    status, doc = get(api, f"/blocks?id={ids[1]},{ids[5]}")
+    assert [b["header_signature"] for b in doc["data"]] == [ids[1], ids[5]]
+
+
+def test_block_list_errors(api):
+    assert_error(get(api, "/blocks?head=abc"), 400, 60)
+    assert_error(get(api, f"/blocks?head={hid('nope')}"), 404, 50)
+    assert_error(get(api, "/blocks?limit=0"), 400, 53)
+    assert_error(get(api, "/blocks?start=12"), 400, 54)
+    assert_error(get(api, "/blocks?start=0x0000000000000099"), 400, 54)
+    assert_error(get(api, "/blocks?reverse=true"), 400, 57)  # Sawtooth: keys must be block_num
+    assert get(api, "/blocks?reverse=block_num")[0] == 200
+    assert get(api, "/blocks?reverse=false")[0] == 200
+
+
+def test_batch_and_transaction_fetch_and_lists(api, ledger):
+    ledger.add_block([make_batch("m1", n_txns=2), make_batch("m2")])
+    batch = ledger.blocks[-1].batches[0]
+    status, doc = get(api, f"/batches/{batch.header_signature}")
+    assert status == 200 and set(doc) == {"data", "link"}
+    assert doc["data"]["header_signature"] == batch.header_signature
+    assert len(doc["data"]["transactions"]) == 2
+    txn = batch.transactions[1]
+    status, doc = get(api, f"/transactions/{txn.header_signature}")
+    assert doc["data"] == {
+        "header": doc["data"]["header"], "header_signature": txn.header_signature,
+        "payload": base64.b64encode(b"payload").decode()}
+    assert doc["data"]["header"]["family_name"] == "sawgrid"
+
+    all_batches = [b.header_signature for blk in reversed(ledger.blocks) for b in blk.batches]
+    status, doc = get(api, "/batches?limit=2")
+    assert [b["header_signature"] for b in doc["data"]] == all_batches[:2]
+    assert doc["paging"]["next_position"] == all_batches[2]
+    status, doc = get(api, f"/batches?limit=2&start={all_batches[2]}")
+    assert [b["header_signature"] for b in doc["data"]] == all_batches[2:4]
+    assert_error(get(api, f"/batches?start={hid('nope')}"), 400, 54)
+    all_txns = [t.header_signature for blk in reversed(ledger.blocks)
+                for b in blk.batches for t in b.transactions]
+    status, doc = get(api, "/transactions")
+    assert [t["header_signature"] for t in doc["data"]] == all_txns
+    status, doc = get(api, "/transactions?reverse")
+    assert [t["header_signature"] for t in doc["data"]] == all_txns[::-1]
+
+
+# --------------------------------------------------------------------------
+# /receipts, /peers, /status
+# --------------------------------------------------------------------------
+def test_receipts(api, ledger):
+    txn_id = hid("rtxn")
+    ledger.receipt_store[txn_id] = TransactionReceipt(
+        transaction_id=txn_id,
+        state_changes=[StateChange(address=address(1), value=b"v", type=StateChange.SET),
+                       StateChange(address=address(2), type=StateChange.DELETE)],
+        events=[Event(event_type="sawgrid/trade", attributes=[Event.Attribute(key="k", value="v")],
+                      data=b"d")],
+        data=[b"receipt data"])
+    status, doc = get(api, f"/receipts?id={txn_id}")
+    assert status == 200
+    assert doc == {
+        "data": [{
+            "id": txn_id,
+            "state_changes": [{"address": address(1), "value": "dg==", "type": "SET"},
+                              {"address": address(2), "type": "DELETE"}],
+            "events": [{"event_type": "sawgrid/trade", "attributes": [{"key": "k", "value": "v"}],
+                        "data": "ZA=="}],
+            "data": [base64.b64encode(b"receipt data").decode()],
+        }],
+        "link": f"{api.url}/receipts?id={txn_id}",
+    }
+    status, doc, _ = call(api, "POST", "/receipts", json.dumps([txn_id]).encode(), "application/json")
+    assert status == 200 and "link" not in doc and doc["data"][0]["id"] == txn_id
+    assert_error(get(api, f"/receipts?id={txn_id},{hid('none')}"), 404, 80)
+    assert_error(get(api, "/receipts"), 400, 83)
+    assert_error(call(api, "POST", "/receipts", b"[]", "application/json"), 400, 82)
+    assert_error(call(api, "POST", "/receipts", b"[]", "application/x-www-form-urlencoded"), 400, 81)
+
+
+def test_peers_and_status(api):
+    assert get(api, "/peers") == (200, {"data": [], "link": f"{api.url}/peers"})
+    assert get(api, "/status") == (200, {"data": {"endpoint": "tcp://127.0.0.1:8800", "peers": []},
+                                         "link": f"{api.url}/status"})
+
+
+# --------------------------------------------------------------------------
+# HTTP behaviour
+# --------------------------------------------------------------------------
+def test_unknown_paths_methods_and_internal_errors(api, ledger, caplog):
+    assert_error(get(api, "/nope"), 404, 404)
+    status, doc, response = call(api, "DELETE", "/blocks")
+    assert_error((status, doc), 405, 405)
+    assert response.getheader("Allow") == "GET, HEAD"
+
+    def broken() -> list[str]:
+        raise RuntimeError("disk on fire")
+    ledger.peers = broken
+    error = assert_error(get(api, "/peers"), 500, 10)
+    assert "disk on fire" not in json.dumps(error)
+    assert any("disk on fire" in r.getMessage() or (r.exc_info and "disk on fire" in str(r.exc_info[1]))
+               for r in caplog.records)
+    assert get(api, "/blocks")[0] == 200  # still serving
+
+
+def test_keep_alive_and_json_formatting(api):
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+    try:
+        conn.request("GET", "/peers")
+        first = conn.getresponse()
+        raw = first.read()
+        sock = conn.sock
+        conn.request("GET", "/status")
+        second = conn.getresponse()
+        second.read()
+        assert conn.sock is sock and second.status == 200
+        assert raw.decode() == json.dumps(json.loads(raw), sort_keys=True)  # compact, keys sorted
+        assert first.getheader("Content-Type") == "application/json; charset=utf-8"
+    finally:
+        conn.close()
+
+
+def test_chunked_body_and_body_size_limit(ledger):
+    with RestApi(ledger, "127.0.0.1", 0, max_body=4096) as api:
+        body = BatchList(batches=[make_batch("chunked")]).SerializeToString()
+        conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+        try:
+            conn.request("POST", "/batches", body=iter([body[:10], body[10:]]), encode_chunked=True,
+                         headers={"Content-Type": "application/octet-stream"})
+            response = conn.getresponse()
+            assert response.status == 202, response.read()
+            response.read()
+        finally:
+            conn.close()
+        assert_error(call(api, "POST", "/batches", b"x" * 5000, "application/octet-stream"), 413, 413)
+        assert get(api, "/peers")[0] == 200
+
+
+def test_stop_closes_idle_keep_alive_connections(ledger):
+    api = RestApi(ledger, "127.0.0.1", 0)
+    api.start()
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+    conn.request("GET", "/peers")
+    conn.getresponse().read()
+    started = time.monotonic()
+    api.stop()
+    assert time.monotonic() - started < 3
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        conn.request("GET", "/peers")
+        conn.getresponse().read()
+    conn.close()
+
+
+# --------------------------------------------------------------------------
+# The client against the server
+# --------------------------------------------------------------------------
+def test_client_submit_retries_429(client, ledger):
+    ledger.queue_full = 2
+    batches = [make_batch("r1"), make_batch("r2")]
+    assert client.submit(batches) == [b.header_signature for b in batches]
+    assert ledger.submit_calls == 3
+    assert [b.header_signature for b in ledger.submitted] == [b.header_signature for b in batches]
+
+
+def test_client_submit_gives_up_after_max_retries(api, ledger):
+    ledger.queue_full = 100
+    with RestClient(api.url, max_retries=2, backoff=0.01) as client:
+        with pytest.raises(RestApiError) as info:
+            client.submit(BatchList(batches=[make_batch("q")]).SerializeToString())
+    assert info.value.status == 429 and info.value.code == 31
+    assert ledger.submit_calls == 3
+
+
+def test_client_error_message(client, ledger):
+    ledger.reject = "header signature does not verify"
+    with pytest.raises(RestApiError) as info:
+        client.submit(make_batch("bad"))
+    message = str(info.value)
+    assert message.startswith("REST API answered 400 (Submitted Batches Invalid): The submitted")
+    assert "header signature does not verify" in message and "\n" not in message
+    assert info.value.code == 30
+
+
+def test_client_submit_and_wait(client, ledger):
+    def commit_soon(batches):
+        threading.Timer(0.2, lambda: ledger.add_block(list(batches))).start()
+    ledger.on_submit = commit_soon
+    batch = make_batch("ok")
+    statuses = client.submit_and_wait([batch], timeout=5)
+    assert statuses[batch.header_signature]["status"] == "COMMITTED"
+    assert client.batch(batch.header_signature)["header_signature"] == batch.header_signature
+
+
+def test_client_submit_and_wait_raises_batch_invalid(client, ledger):
+    def invalidate(batches):
+        for b in batches:
+            ledger.set_status(b.header_signature, INVALID,
+                              [InvalidTxn(b.transactions[0].header_signature, "Insufficient energy credit")])
+    ledger.on_submit = invalidate
+    with pytest.raises(BatchInvalid) as info:
+        client.submit_and_wait(make_batch("poor"), timeout=5)
+    assert info.value.messages == ["Insufficient energy credit"]
+    assert "Insufficient energy credit" in str(info.value) and "INVALID" in str(info.value)
+
+
+def test_client_wait_times_out(client, ledger):
+    with pytest.raises(BatchTimeout) as info:
+        client.submit_and_wait(make_batch("stuck"), timeout=1)
+    assert info.value.statuses[0]["status"] == "PENDING"
+
+
+def test_client_state_prefix_follows_paging(client, ledger):
+    addresses = fill_state(ledger, 250)
+    ledger.state_list_calls.clear()
+    entries = list(client.state_prefix(NAMESPACE, page_size=100))
+    assert [a for a, _ in entries] == addresses
+    assert entries[0][1] == ledger.state[addresses[0]]
+    assert [c[3] for c in ledger.state_list_calls] == [100, 100, 100]
+    head = ledger.head_id()
+    assert all(c[1] == head for c in ledger.state_list_calls)  # one head for all pages
+    assert len(list(client.state_prefix(NAMESPACE))) == 250  # default page size
+    assert client.state(addresses[5]) == ledger.state[addresses[5]]
+    assert client.state(address(999)) is None
+
+
+def test_client_reads(client, ledger):
+    blocks = list(client.blocks())
+    assert [b["header_signature"] for b in blocks] == [b.header_signature for b in reversed(ledger.blocks)]
+    assert len(list(client.blocks(limit=2))) == 2
+    block_id = ledger.blocks[1].header_signature
+    assert client.block(block_id)["header"]["block_num"] == "1"
+    assert client.block(hid("nope")) is None
+    txn_id = ledger.blocks[1].batches[0].transactions[0].header_signature
+    assert client.transaction(txn_id)["header_signature"] == txn_id
+    assert client.transaction(hid("nope")) is None
+    assert client.batch(hid("nope")) is None
+    ledger.receipt_store[txn_id] = TransactionReceipt(transaction_id=txn_id, data=[b"x"])
+    assert client.receipts([txn_id]) == [{"id": txn_id, "state_changes": [], "events": [], "data": ["eA=="]}]
+    with pytest.raises(RestNotFound) as info:
+        client.receipts([hid("nope")])
+    assert info.value.code == 80
+    assert client.status() == {"endpoint": "tcp://127.0.0.1:8800", "peers": []}
+    assert client.peers() == []
+    many = [hid(f"s{i}") for i in range(20)]  # more than 15 ids: POST
+    assert all(s["status"] == "UNKNOWN" for s in client.statuses(many).values())
+
+
+def test_client_connection_refused():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = RestClient(f"http://127.0.0.1:{port}")
+    with pytest.raises(RestUnreachable) as info:
+        client.status()
+    assert str(info.value) == f"cannot reach the Sawtooth REST API at http://127.0.0.1:{port}: connection refused"
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_client_survives_server_closing_idle_connection(ledger):
+    api = RestApi(ledger, "127.0.0.1", 0)
+    api.start()
+    client = RestClient(api.url)
+    try:
+        assert client.peers() == []
+        port = api.port
+        api.stop()
+        api = RestApi(ledger, "127.0.0.1", port)
+        api.start()
+        assert client.peers() == []  # stale keep-alive connection replaced transparently
+    finally:
+        client.close()
+        api.stop()
