@@ -1,22 +1,26 @@
 """The ledger: pending queue, block publishing, chain head, and the read API.
 
 One publisher thread builds blocks: it takes up to `max_batches` queued
-batches in arrival order, executes them serially (each batch atomic), computes
+batches in arrival order, executes them (each batch atomic; batches that do
+not conflict run concurrently, see `scheduler`), computes
 the new Merkle state root, signs the block with devnet's validator key and
 commits block + state + receipts in one store transaction. Batches that fail
 are INVALID; batches that cannot run yet (no processor) stay PENDING.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
 from collections import OrderedDict
+from itertools import islice
 from typing import Sequence
 
 from sawtooth_signing import Signer
 
 from sawgrid.devnet import executor as ex
+from sawgrid.devnet import scheduler
 from sawgrid.devnet.events import EventHub, NULL_BLOCK_ID
 from sawgrid.devnet.ledger_api import (
     COMMITTED,
@@ -59,6 +63,7 @@ class Ledger:
         max_batches: int = 100,
         max_queue: int = 10_000,
         block_interval: float = 0.02,
+        parallelism: int = 8,
     ) -> None:
         self._store = store
         self._trie = MerkleTrie(store)
@@ -69,6 +74,8 @@ class Ledger:
         self.max_batches = max_batches
         self.max_queue = max_queue
         self.block_interval = block_interval
+        self.parallelism = parallelism
+        self._pool = concurrent.futures.ThreadPoolExecutor(parallelism, thread_name_prefix="devnet-exec")
         self._cond = threading.Condition()
         self._pending: OrderedDict[str, tuple[Batch, list[TransactionHeader]]] = OrderedDict()
         self._pending_txns: set[str] = set()
@@ -211,7 +218,8 @@ class Ledger:
         """Build and commit one block from the queue. False when nothing could run."""
         genesis = self._head is None
         with self._cond:
-            candidates = list(self._pending.items())
+            # a few more than fit in a block, so that deferred batches do not starve it
+            candidates = list(islice(self._pending.items(), 2 * self.max_batches))
         parent_root = self._head_root
         block_writes: dict[str, bytes | None] = {}
 
@@ -220,15 +228,21 @@ class Ledger:
                 return block_writes[address]
             return self._trie.get(parent_root, address)
 
+        outcomes = scheduler.run_block(
+            [entry for _, entry in candidates],
+            lambda batch, headers: self._executor.execute_batch(batch, headers, read_below),
+            self._pool,
+            max_valid=self.max_batches,
+            parallelism=1 if genesis else self.parallelism,
+            on_valid=lambda outcome: block_writes.update(outcome.writes),
+        )
         included: list[Batch] = []
         receipts: list[TransactionReceipt] = []
         invalid: list[BatchStatus] = []
-        for batch_id, (batch, headers) in candidates:
-            if len(included) >= self.max_batches:
-                break
-            outcome = self._executor.execute_batch(batch, headers, read_below)
+        for (batch_id, (batch, _)), outcome in zip(candidates, outcomes):
+            if outcome is None:
+                continue
             if outcome.status == ex.VALID:
-                block_writes.update(outcome.writes)
                 included.append(batch)
                 receipts.extend(outcome.receipts)
             elif outcome.status == ex.INVALID:

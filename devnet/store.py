@@ -1,10 +1,16 @@
-"""Devnet's on-disk store: blocks, batch/transaction indexes, receipts, and
-the Merkle-Radix state nodes, in one SQLite database.
+"""Devnet's on-disk store, in a data directory:
 
-A block and everything it brings (state nodes, indexes, receipts) is written
-in ONE SQLite transaction, so a crash — even `kill -9` — leaves either the
-whole block or none of it. WAL mode with synchronous=NORMAL is durable against
-process crashes (not against power loss, which a devnet need not survive).
+* `ledger.sqlite` — blocks, batch/transaction indexes and receipts;
+* `state.lmdb/` — the Merkle-Radix state nodes, content-addressed by hash
+  (LMDB, like a Sawtooth validator; SQLite's B-tree was 4-5x slower for the
+  ~35 random-key inserts per changed address a block brings).
+
+Committing a block first writes its new state nodes to LMDB, then the block,
+its indexes and receipts in ONE SQLite transaction. A crash — even `kill -9` —
+in between leaves only unreferenced nodes, never a block whose state is
+missing. Both are durable against process crashes (SQLite WAL with
+synchronous=NORMAL, LMDB without fsync), not against power loss, which a
+devnet need not survive.
 """
 from __future__ import annotations
 
@@ -13,10 +19,13 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import lmdb
+
 from sawgrid.protos.sawtooth import Block, TransactionReceipt
 
+LMDB_MAP_SIZE = 1 << 38  # 256 GiB of address space; the file grows only as needed
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS nodes (hash TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blocks (num INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, block_num INTEGER NOT NULL, idx INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS transactions (id TEXT PRIMARY KEY, block_num INTEGER NOT NULL, batch_idx INTEGER NOT NULL, idx INTEGER NOT NULL) WITHOUT ROWID;
@@ -27,8 +36,12 @@ CREATE TABLE IF NOT EXISTS receipts (txn_id TEXT PRIMARY KEY, data BLOB NOT NULL
 class Store:
     """Thread-safe: each thread gets its own read connection; writes are serialized."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
+    def __init__(self, directory: Path | str) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = str(directory / "ledger.sqlite")
+        self._nodes = lmdb.open(str(directory / "state.lmdb"), map_size=LMDB_MAP_SIZE, subdir=True,
+                                sync=False, metasync=False, max_readers=512)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         conn = self._conn()
@@ -46,16 +59,13 @@ class Store:
 
     # -- state nodes (the Merkle trie's NodeStore protocol) -----------------
     def get_node(self, node_hash: str) -> bytes | None:
-        row = self._conn().execute("SELECT data FROM nodes WHERE hash=?", (node_hash,)).fetchone()
-        return row[0] if row else None
+        with self._nodes.begin(buffers=False) as txn:
+            return txn.get(bytes.fromhex(node_hash))
 
     def put_nodes(self, nodes: Iterable[tuple[str, bytes]]) -> None:
-        """Persist state nodes outside a block (genesis of an empty tree, tests)."""
-        with self._write_lock:
-            conn = self._conn()
-            conn.execute("BEGIN")
-            conn.executemany("INSERT OR IGNORE INTO nodes VALUES (?, ?)", nodes)
-            conn.execute("COMMIT")
+        """Persist state nodes (content-addressed, so writing one twice is harmless)."""
+        with self._nodes.begin(write=True) as txn, txn.cursor() as cursor:
+            cursor.putmulti(((bytes.fromhex(h), data) for h, data in nodes), overwrite=False)
 
     # -- blocks ------------------------------------------------------------
     def commit_block(
@@ -65,7 +75,7 @@ class Store:
         nodes: Sequence[tuple[str, bytes]],
         receipts: Sequence[TransactionReceipt],
     ) -> None:
-        """Write a block with its state nodes, indexes and receipts atomically."""
+        """Write a block with its state nodes, indexes and receipts (see module doc)."""
         batch_rows = [(b.header_signature, block_num, i) for i, b in enumerate(block.batches)]
         txn_rows = [
             (t.header_signature, block_num, i, j)
@@ -73,11 +83,11 @@ class Store:
             for j, t in enumerate(b.transactions)
         ]
         receipt_rows = [(r.transaction_id, r.SerializeToString()) for r in receipts]
+        self.put_nodes(nodes)
         with self._write_lock:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany("INSERT OR IGNORE INTO nodes VALUES (?, ?)", nodes)
                 conn.execute(
                     "INSERT INTO blocks VALUES (?, ?, ?)",
                     (block_num, block.header_signature, block.SerializeToString()),
@@ -137,3 +147,4 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        self._nodes.close()
