@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,44 +31,9 @@ from pathlib import Path
 from sawgrid.clients import keys
 from sawgrid.clients.kv import kv_batch
 from sawgrid.clients.rest import RestClient, RestError
+from sawgrid.devnet.process import DevnetProcess
 
 SAWTOOTH_1_0_DEVMODE_BATCHES_PER_S = 38.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Devnet:
-    def __init__(self, workdir: Path, extra: list[str] | None = None) -> None:
-        self.rest_port, self.component_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.rest_port}"
-        self.component = f"tcp://127.0.0.1:{self.component_port}"
-        cmd = [sys.executable, "-m", "sawgrid.clients.cli", "--key-dir", str(workdir / "keys"), "devnet",
-               "--data-dir", str(workdir / "data"), "--component", self.component,
-               "--rest", f"127.0.0.1:{self.rest_port}", "--processors", *(extra or [])]
-        self.log = open(workdir / "devnet.log", "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        client = RestClient(self.url)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if client.head_id():
-                    break
-            except RestError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit("devnet did not start; see " + self.log.name)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def wait_for_processor(url: str, signer) -> None:
@@ -145,7 +107,7 @@ def main() -> int:
     signer = keys.signer_for(keys.new_private_key())
     batches = [kv_batch(signer, f"k{i}", b"v") for i in range(args.batches)]
     with tempfile.TemporaryDirectory() as tmp:
-        net = Devnet(Path(tmp))
+        net = DevnetProcess(data_dir=Path(tmp) / "data", key_dir=Path(tmp) / "keys").start()
         try:
             wait_for_processor(net.url, signer)
             tput = throughput(net.url, batches, args.clients, progress=not args.json)

@@ -48,19 +48,31 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sawgrid",
         description="Sawgrid: peer-to-peer energy trading on Hyperledger Sawtooth.",
     )
-    parser.add_argument("--url", default=os.environ.get("SAWGRID_URL", DEFAULT_URL),
-                        help="Sawtooth REST API (default: $SAWGRID_URL or %(default)s)")
-    parser.add_argument("--key", default=None, metavar="NAME",
-                        help="signing key name in the key directory, or a path to a .priv file")
-    parser.add_argument("--key-dir", type=Path, default=None,
-                        help="key directory (default: $SAWGRID_KEY_DIR or ~/.sawtooth/keys)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    _add_global_options(parser, defaults=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_devnet(sub)
     add_tp(sub)
     _keygen_parser(sub)
+    for command in sub.choices.values():
+        # global options work after the command too: `sawgrid keygen --key-dir D alice`
+        _add_global_options(command, defaults=False)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """--url, --key, --key-dir, --json, -v. On subcommands they default to
+    SUPPRESS, so a value given before the command is not overwritten."""
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--url", default=default(os.environ.get("SAWGRID_URL", DEFAULT_URL)),
+                        help="Sawtooth REST API (default: $SAWGRID_URL or http://127.0.0.1:8008)")
+    parser.add_argument("--key", default=default(None), metavar="NAME",
+                        help="signing key name in the key directory, or a path to a .priv file")
+    parser.add_argument("--key-dir", type=Path, default=default(None),
+                        help="key directory (default: $SAWGRID_KEY_DIR or ~/.sawtooth/keys)")
+    parser.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default(False), help="log debug detail")
 
 
 def main(argv: list[str] | None = None) -> int:

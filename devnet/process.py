@@ -1,0 +1,91 @@
+"""Run `sawgrid devnet` as a child process: for tests, benchmarks and
+`sawgrid simulate`, which all need a throw-away ledger on free loopback ports."""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.rest import RestClient, RestError
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class DevnetProcess:
+    """A devnet child process. `start()` returns once genesis is committed."""
+
+    data_dir: Path
+    key_dir: Path
+    processors: bool = True
+    extra: tuple[str, ...] = ()
+    rest_port: int = field(default_factory=free_port)
+    component_port: int = field(default_factory=free_port)
+    log_path: Path | None = None
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    @property
+    def component(self) -> str:
+        return f"tcp://127.0.0.1:{self.component_port}"
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "sawgrid.clients.cli", "--key-dir", str(self.key_dir), "devnet",
+               "--data-dir", str(self.data_dir), "--component", self.component,
+               "--rest", f"127.0.0.1:{self.rest_port}", *self.extra]
+        if self.processors:
+            cmd.append("--processors")
+        return cmd
+
+    def start(self, timeout: float = 60) -> "DevnetProcess":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.log_path is None:
+            self.log_path = self.data_dir.parent / f"{self.data_dir.name}-devnet.log"
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        client = RestClient(self.url)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SawgridError(f"devnet exited with code {self.proc.returncode}; log: {self.log_path}")
+            try:
+                if client.head_id() is not None:
+                    return self
+            except RestError:
+                pass
+            time.sleep(0.1)
+        self.stop(signal.SIGKILL)
+        raise SawgridError(f"devnet did not come up within {timeout:.0f} s; log: {self.log_path}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """Signal the process and wait; kill it if it does not stop in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def __enter__(self) -> "DevnetProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
