@@ -216,7 +216,6 @@ class Ledger:
 
     def publish_block(self) -> bool:
         """Build and commit one block from the queue. False when nothing could run."""
-        genesis = self._head is None
         with self._cond:
             # a few more than fit in a block, so that deferred batches do not starve it
             candidates = list(islice(self._pending.items(), 2 * self.max_batches))
@@ -233,7 +232,7 @@ class Ledger:
             lambda batch, headers: self._executor.execute_batch(batch, headers, read_below),
             self._pool,
             max_valid=self.max_batches,
-            parallelism=1 if genesis else self.parallelism,
+            parallelism=self.parallelism,
             on_valid=lambda outcome: block_writes.update(outcome.writes),
         )
         included: list[Batch] = []
@@ -246,15 +245,11 @@ class Ledger:
                 included.append(batch)
                 receipts.extend(outcome.receipts)
             elif outcome.status == ex.INVALID:
-                if genesis:
-                    raise RuntimeError(f"genesis batch {batch_id[:16]} is invalid: {outcome.invalid.message}")
                 invalid.append(BatchStatus(batch_id, INVALID, (outcome.invalid,)))
             else:
                 if self._deferred_reason.get(batch_id) != outcome.reason:
                     self._deferred_reason[batch_id] = outcome.reason
                     LOG.warning("batch %s stays PENDING: %s", batch_id[:16], outcome.reason)
-                if genesis:
-                    return False  # genesis commits all its batches or waits
 
         if included:
             self._commit(included, receipts, block_writes)
@@ -271,7 +266,7 @@ class Ledger:
         return bool(included or invalid)
 
     def commit_empty_genesis(self) -> None:
-        """Block 0 with no batches (used when genesis has nothing to set up)."""
+        """Block 0 with no batches, on a chain that has none yet."""
         if self._head is None:
             self._commit([], [], {})
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sawgrid.clients.errors import SawgridError
 from sawgrid.clients.rest import RestClient, RestError
+from sawgrid.processors.market.addresses import config_address
 
 
 def free_port() -> int:
@@ -23,7 +24,8 @@ def free_port() -> int:
 
 @dataclass
 class DevnetProcess:
-    """A devnet child process. `start()` returns once genesis is committed."""
+    """A devnet child process. `start()` returns once block 0 is committed and,
+    with processors, once the market's setup (its operator) is on chain."""
 
     data_dir: Path
     key_dir: Path
@@ -62,7 +64,7 @@ class DevnetProcess:
             if self.proc.poll() is not None:
                 raise SawgridError(f"devnet exited with code {self.proc.returncode}; log: {self.log_path}")
             try:
-                if client.head_id() is not None:
+                if client.head_id() is not None and (not self.processors or client.state(config_address())):
                     return self
             except RestError:
                 pass

@@ -17,7 +17,8 @@ from sawgrid.clients import keys
 from sawgrid.devnet.component import ComponentServer
 from sawgrid.devnet.events import EventHub
 from sawgrid.devnet.executor import Executor
-from sawgrid.devnet.genesis import genesis_batches
+from sawgrid.clients.transactions import make_batch
+from sawgrid.devnet.genesis import pending_steps
 from sawgrid.devnet.ledger import Ledger
 from sawgrid.devnet.rest_api import RestApi
 from sawgrid.devnet.store import Store
@@ -85,13 +86,10 @@ class Devnet:
         self.component.start()
         self.rest = RestApi(self.ledger, cfg.rest_host, cfg.rest_port)
         self.rest.start()
-        if self.ledger.head_num() < 0:
-            batches = genesis_batches(operator)
-            if batches:
-                self.ledger.submit(batches)
-                LOG.info("genesis: %d batches, waiting for their processors", len(batches))
-            else:
-                self.ledger.commit_empty_genesis()
+        self.ledger.commit_empty_genesis()  # no-op on an existing chain
+        for step in pending_steps(lambda address: self.ledger.state_get(address)[0]):
+            self.ledger.submit([make_batch(operator, step.transactions(operator))])
+            LOG.info("setup: %s queued (commits once its processor registers)", step.name)
         self._spawn(self.ledger.run_publisher, "devnet-publisher", self._stop)
         if cfg.processors:
             self._spawn(self._supervise_processors, "devnet-processors")

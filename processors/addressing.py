@@ -19,6 +19,7 @@ KIND_LENGTH = 2
 KEY_LENGTH = ADDRESS_LENGTH - NAMESPACE_LENGTH - KIND_LENGTH
 
 _ADDRESS_RE = re.compile(r"^[0-9a-f]{70}$")
+_PUBLIC_KEY_RE = re.compile(r"^(02|03)[0-9a-f]{64}$")
 
 
 def sha512_hex(data: bytes | str) -> str:
@@ -36,6 +37,11 @@ def namespace(family_name: str) -> str:
 def is_address(value: str) -> bool:
     """True for a well-formed 70-hex-char lowercase address."""
     return bool(_ADDRESS_RE.match(value))
+
+
+def is_public_key(value: str) -> bool:
+    """True for a compressed secp256k1 public key in lowercase hex (66 chars)."""
+    return bool(_PUBLIC_KEY_RE.match(value))
 
 
 class Family:
@@ -60,6 +66,14 @@ class Family:
         """
         key = "/".join(str(part) for part in key_parts)
         return self.prefix(kind) + sha512_hex(key)[:KEY_LENGTH]
+
+    def scoped_address(self, kind: str, scope: str, *key_parts: str | int) -> str:
+        """Address under `prefix(kind) + scope`, so that a prefix query on the
+        scope (e.g. a day as 8 hex chars) returns just that day's records."""
+        if not re.fullmatch(r"[0-9a-f]*", scope) or len(scope) >= KEY_LENGTH:
+            raise ValueError(f"scope must be fewer than {KEY_LENGTH} lowercase hex chars, got {scope!r}")
+        key = "/".join(str(part) for part in key_parts)
+        return self.prefix(kind) + scope + sha512_hex(key)[: KEY_LENGTH - len(scope)]
 
     def __repr__(self) -> str:
         return f"Family({self.name!r}, namespace={self.namespace!r})"

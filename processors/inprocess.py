@@ -1,0 +1,330 @@
+"""An in-process ledger: Sawgrid's handlers applied to a dict, without a validator.
+
+    ledger = InProcessLedger([KvHandler(), MarketHandler()])
+    result = ledger.apply_batch(batch)          # a signed Batch, as clients build it
+    result.valid, result.invalid_message, result.receipts, result.events
+    ledger.get(address), ledger.state           # committed state: {address: bytes}
+
+What it is for: handler unit tests, fuzz and property tests, the `apply()`
+benchmark (`bench/market_bench.py`) and `sawgrid simulate --fast`. It runs the
+very same `TransactionHandler.apply(transaction, context)` a validator drives
+over ZMQ, with a context that behaves like the SDK's `Context` talking to a
+Sawtooth validator (and to devnet, whose rules it copies):
+
+* **Context interface.** `get_state(addresses)` returns the entries
+  (`.address`, `.data`) of the addresses that hold data, in request order;
+  `set_state({address: bytes})` returns the addresses set;
+  `delete_state(addresses)` returns those that existed; `add_event(type,
+  attributes=[(k, v)], data=b"")`; `add_receipt_data(bytes)`. The optional
+  `timeout` argument is accepted and ignored.
+* **Authorization.** Reads must fall under one of the transaction header's
+  `inputs`, writes and deletes under one of its `outputs` (prefix match, and
+  the address must be 70 lowercase hex characters). A call that breaks this
+  raises the SDK's `AuthorizationException` with the SDK's message, as the
+  SDK does when a validator answers AUTHORIZATION_ERROR; nothing of the call
+  is applied. Escaping `apply()`, it makes the transaction invalid, as the
+  SDK's `TransactionProcessor` reports it (INVALID_TRANSACTION).
+* **Reads fall through**: this transaction's own writes, then the writes of
+  earlier transactions of the same batch, then committed state.
+* **Batches are atomic.** Writes are committed only when every transaction of
+  the batch is valid. An `InvalidTransaction` (or `AuthorizationException`)
+  from any transaction discards the whole batch's writes, events and receipts
+  and the result names the transaction and its message.
+* **Anything else a handler raises propagates** (after the batch is
+  discarded): `InternalError`, or a bug that escaped `SawgridHandler`'s net.
+  A validator would retry such a transaction forever; a test wants to see it.
+
+What it does not do: blocks, state roots, dependencies, duplicate-id checks,
+and signature checks unless `verify_signatures=True` (then each batch must
+pass the same structural and secp256k1 checks devnet applies on submit, and
+`BatchRejected` is raised otherwise). Unsigned transactions for tests and the
+simulator come from `unsigned_transaction()` / `unsigned_batch()`.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, NamedTuple, Sequence
+
+from sawgrid.processors import sdk_compat
+
+sdk_compat.install()
+
+from sawtooth_sdk.processor.exceptions import AuthorizationException, InvalidTransaction  # noqa: E402
+
+from sawgrid.protos.sawtooth import (  # noqa: E402
+    Batch,
+    BatchHeader,
+    Event,
+    StateChange,
+    Transaction,
+    TransactionHeader,
+    TransactionReceipt,
+    processor_pb2,
+)
+
+__all__ = [
+    "InProcessLedger", "InProcessContext", "BatchResult", "Entry",
+    "NoProcessorError", "BatchRejected", "unsigned_transaction", "unsigned_batch",
+]
+
+_ADDRESS_RE = re.compile(r"^[0-9a-f]{70}$")
+_DELETED = None  # a write of None deletes the address
+
+
+class NoProcessorError(LookupError):
+    """No registered handler serves the transaction's family name and version."""
+
+
+class BatchRejected(ValueError):
+    """With `verify_signatures=True`: the batch would be refused on submit."""
+
+
+class Entry(NamedTuple):
+    """One state entry, as the SDK's `get_state` returns them (`TpStateEntry`)."""
+    address: str
+    data: bytes
+
+
+class InProcessContext:
+    """The SDK `Context` of one transaction, over a read-through view of state."""
+
+    def __init__(self, inputs: Sequence[str], outputs: Sequence[str], read_below) -> None:
+        self._inputs = tuple(inputs)
+        self._outputs = tuple(outputs)
+        self._read_below = read_below
+        self.writes: dict[str, bytes | None] = {}
+        self.events: list[Event] = []
+        self.receipt_data: list[bytes] = []
+
+    # -- the rules (same as devnet.context.ExecutionContext) ------------------
+    def may_read(self, address: str) -> bool:
+        return isinstance(address, str) and bool(_ADDRESS_RE.match(address)) and address.startswith(self._inputs)
+
+    def may_write(self, address: str) -> bool:
+        return isinstance(address, str) and bool(_ADDRESS_RE.match(address)) and address.startswith(self._outputs)
+
+    def _get(self, address: str) -> bytes | None:
+        if address in self.writes:
+            return self.writes[address]
+        return self._read_below(address)
+
+    # -- the SDK Context interface ----------------------------------------------
+    def get_state(self, addresses, timeout=None) -> list[Entry]:
+        addresses = _str_list(addresses, "addresses")
+        if not all(self.may_read(a) for a in addresses):
+            raise AuthorizationException(f"Tried to get unauthorized address: {addresses}")
+        entries = []
+        for address in addresses:
+            data = self._get(address)
+            if data:  # the SDK drops entries whose data is empty
+                entries.append(Entry(address, data))
+        return entries
+
+    def set_state(self, entries, timeout=None) -> list[str]:
+        items = list(entries.items())
+        for address, data in items:
+            if not isinstance(address, str):
+                raise TypeError(f"address must be str, got {type(address).__name__}")
+            if not isinstance(data, bytes):
+                raise TypeError(f"state data must be bytes, got {type(data).__name__}")
+        if not all(self.may_write(a) for a, _ in items):
+            raise AuthorizationException(f"Tried to set unauthorized address: {[a for a, _ in items]}")
+        for address, data in items:
+            self.writes[address] = data
+        return [a for a, _ in items]
+
+    def delete_state(self, addresses, timeout=None) -> list[str]:
+        addresses = _str_list(addresses, "addresses")
+        if not all(self.may_write(a) for a in addresses):
+            raise AuthorizationException(f"Tried to delete unauthorized address: {addresses}")
+        deleted = []
+        for address in addresses:
+            if self._get(address) is not None:
+                self.writes[address] = _DELETED
+                deleted.append(address)
+        return deleted
+
+    def add_receipt_data(self, data, timeout=None) -> None:
+        if not isinstance(data, bytes):
+            raise TypeError(f"receipt data must be bytes, got {type(data).__name__}")
+        self.receipt_data.append(data)
+
+    def add_event(self, event_type, attributes=None, data=None, timeout=None) -> None:
+        self.events.append(Event(
+            event_type=event_type,
+            attributes=[Event.Attribute(key=k, value=v) for k, v in (attributes or [])],
+            data=data,
+        ))
+
+
+def _str_list(addresses, what: str) -> list[str]:
+    if isinstance(addresses, (str, bytes)):
+        raise TypeError(f"{what} must be a list of addresses, not a single {type(addresses).__name__}")
+    addresses = list(addresses)
+    for address in addresses:
+        if not isinstance(address, str):
+            raise TypeError(f"address must be str, got {type(address).__name__}")
+    return addresses
+
+
+@dataclass
+class BatchResult:
+    """What applying one batch did. On an invalid batch nothing was committed."""
+    valid: bool
+    invalid_message: str = ""
+    invalid_transaction: str = ""          # header_signature of the failing transaction
+    extended_data: bytes = b""
+    receipts: list[TransactionReceipt] = field(default_factory=list)   # valid batches only
+    writes: dict[str, bytes | None] = field(default_factory=dict)      # committed (None: deleted)
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for receipt in self.receipts for event in receipt.events]
+
+    @property
+    def receipt_data(self) -> list[bytes]:
+        return [data for receipt in self.receipts for data in receipt.data]
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+
+class InProcessLedger:
+    """Committed state in a dict, changed one atomic batch at a time by `handlers`."""
+
+    def __init__(self, handlers: Iterable, state: dict[str, bytes] | None = None,
+                 verify_signatures: bool = False) -> None:
+        self.handlers: dict[tuple[str, str], object] = {}
+        for handler in handlers:
+            for version in handler.family_versions:
+                self.handlers[(handler.family_name, version)] = handler
+        self.state: dict[str, bytes] = dict(state or {})
+        self.verify_signatures = verify_signatures
+
+    # -- reading ------------------------------------------------------------------
+    def get(self, address: str) -> bytes | None:
+        return self.state.get(address)
+
+    def items(self, prefix: str = "") -> dict[str, bytes]:
+        """Committed entries whose address starts with `prefix`, sorted by address."""
+        return {a: self.state[a] for a in sorted(self.state) if a.startswith(prefix)}
+
+    # -- applying -----------------------------------------------------------------
+    def handler_for(self, header: TransactionHeader):
+        handler = self.handlers.get((header.family_name, header.family_version))
+        if handler is None:
+            raise NoProcessorError(f"no handler for {header.family_name} {header.family_version}")
+        return handler
+
+    def apply(self, transaction: Transaction) -> BatchResult:
+        """Apply one transaction as a batch of its own."""
+        return self.apply_transactions([transaction])
+
+    def apply_batch(self, batch: Batch) -> BatchResult:
+        """Apply `batch` atomically; commit its writes only if every transaction is valid."""
+        if self.verify_signatures:
+            _check_batch(batch)
+        return self.apply_transactions(batch.transactions)
+
+    def apply_batches(self, batches: Iterable[Batch]) -> list[BatchResult]:
+        return [self.apply_batch(batch) for batch in batches]
+
+    def apply_transactions(self, transactions: Sequence[Transaction]) -> BatchResult:
+        """Apply `transactions` atomically, as one batch (no batch header needed)."""
+        headers = [TransactionHeader.FromString(txn.header) for txn in transactions]
+        handlers = [self.handler_for(header) for header in headers]  # before anything runs
+        batch_writes: dict[str, bytes | None] = {}
+        state = self.state
+
+        def read(address: str) -> bytes | None:
+            if address in batch_writes:
+                return batch_writes[address]
+            return state.get(address)
+
+        receipts = []
+        for txn, header, handler in zip(transactions, headers, handlers):
+            context = InProcessContext(header.inputs, header.outputs, read)
+            request = processor_pb2.TpProcessRequest(
+                header=header, payload=txn.payload, signature=txn.header_signature)
+            try:
+                handler.apply(request, context)
+            except (InvalidTransaction, AuthorizationException) as err:
+                return BatchResult(False, invalid_message=str(err), invalid_transaction=txn.header_signature,
+                                   extended_data=getattr(err, "extended_data", None) or b"")
+            batch_writes.update(context.writes)
+            receipts.append(_receipt(txn.header_signature, context))
+        for address, data in batch_writes.items():
+            if data is _DELETED:
+                state.pop(address, None)
+            else:
+                state[address] = data
+        return BatchResult(True, receipts=receipts, writes=batch_writes)
+
+
+def _receipt(txn_id: str, context: InProcessContext) -> TransactionReceipt:
+    changes = []
+    for address in sorted(context.writes):
+        data = context.writes[address]
+        if data is None:
+            changes.append(StateChange(address=address, type=StateChange.DELETE))
+        else:
+            changes.append(StateChange(address=address, value=data, type=StateChange.SET))
+    return TransactionReceipt(transaction_id=txn_id, state_changes=changes,
+                              events=context.events, data=context.receipt_data)
+
+
+def _check_batch(batch: Batch) -> None:
+    from sawgrid.devnet.ledger_api import SubmitRejected
+    from sawgrid.devnet.verify import check_batch
+
+    try:
+        check_batch(batch)
+    except SubmitRejected as err:
+        raise BatchRejected(str(err)) from None
+
+
+# -- unsigned transactions (tests, the simulator) ----------------------------------
+
+_counter = itertools.count()
+
+
+def unsigned_transaction(
+    family_name: str,
+    family_version: str,
+    payload: bytes,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    signer_public_key: str,
+    nonce: str | None = None,
+) -> Transaction:
+    """A Transaction with a well-formed header but no real signature.
+
+    Its `header_signature` (the transaction id) is a unique 128-hex-char
+    stand-in, so receipts and results can name it. Only `InProcessLedger`
+    (without `verify_signatures`) accepts it.
+    """
+    nonce = nonce if nonce is not None else f"{next(_counter):016x}"
+    header = TransactionHeader(
+        family_name=family_name,
+        family_version=family_version,
+        inputs=list(inputs),
+        outputs=list(outputs),
+        signer_public_key=signer_public_key,
+        batcher_public_key=signer_public_key,
+        payload_sha512=hashlib.sha512(payload).hexdigest(),
+        nonce=nonce,
+    ).SerializeToString()
+    return Transaction(header=header, header_signature=hashlib.sha512(header).hexdigest(), payload=payload)
+
+
+def unsigned_batch(transactions: Iterable[Transaction], signer_public_key: str = "") -> Batch:
+    """A Batch of `transactions` with a stand-in signature (see `unsigned_transaction`)."""
+    transactions = list(transactions)
+    if not signer_public_key and transactions:
+        signer_public_key = TransactionHeader.FromString(transactions[0].header).batcher_public_key
+    header = BatchHeader(signer_public_key=signer_public_key,
+                         transaction_ids=[t.header_signature for t in transactions]).SerializeToString()
+    return Batch(header=header, header_signature=hashlib.sha512(header).hexdigest(), transactions=transactions)

@@ -1,0 +1,167 @@
+"""Where the market keeps its records, and what each action may touch.
+
+    namespace(6) | kind(2) | key(62)
+
+| kind | record | key / scope |
+|---|---|---|
+| 00 | Config (operators, system operator, wire fee) | fixed |
+| 01 | Participant | public key |
+| 02 | DayRole | public key / day |
+| 03 | Wallet | public key |
+| 04 | GridPrices | scope: day (8 hex) |
+| 05 | Penalties | scope: day |
+| 06 | RecommendationRecord | scope: day, key: public key |
+| 07 | Book (one per delivery hour) | scope: day + hour (10 hex) |
+| 08 | Contract | scope: day + hour, key: contract id |
+
+A processor cannot list addresses, so matching reads exactly one Book per
+hour. What a trade moves cannot be known when the transaction is signed (the
+counterparties are whoever rests in the book then), so orders declare the
+wallet kind prefix and the hour's contract prefix rather than single
+addresses. `access()` is the one place that decides inputs and outputs, used
+by clients to build transactions and by tests to check the processor never
+reaches outside them.
+"""
+from __future__ import annotations
+
+from sawgrid.processors.addressing import Family
+from sawgrid.protos import market_pb2 as pb
+
+MARKET = Family("sawgrid-market")
+
+# Event types the family emits (see README.md, "Records and events").
+CONTRACT_EVENT = "sawgrid-market/contract"
+HOUR_CLOSED_EVENT = "sawgrid-market/hour-closed"
+
+CONFIG = "00"
+PARTICIPANT = "01"
+ROLE = "02"
+WALLET = "03"
+GRID_PRICES = "04"
+PENALTIES = "05"
+RECOMMENDATION = "06"
+BOOK = "07"
+CONTRACT = "08"
+
+
+def day_scope(day: int) -> str:
+    return f"{day:08x}"
+
+
+def hour_scope(day: int, hour: int) -> str:
+    return f"{day:08x}{hour:02x}"
+
+
+def config_address() -> str:
+    return MARKET.address(CONFIG, "config")
+
+
+def participant_address(public_key: str) -> str:
+    return MARKET.address(PARTICIPANT, public_key)
+
+
+def role_address(public_key: str, day: int) -> str:
+    return MARKET.address(ROLE, public_key, day)
+
+
+def wallet_address(public_key: str) -> str:
+    return MARKET.address(WALLET, public_key)
+
+
+def grid_prices_address(day: int) -> str:
+    return MARKET.scoped_address(GRID_PRICES, day_scope(day), "grid")
+
+
+def penalties_address(day: int) -> str:
+    return MARKET.scoped_address(PENALTIES, day_scope(day), "penalties")
+
+
+def recommendation_address(day: int, public_key: str) -> str:
+    return MARKET.scoped_address(RECOMMENDATION, day_scope(day), public_key)
+
+
+def book_address(day: int, hour: int) -> str:
+    return MARKET.scoped_address(BOOK, hour_scope(day, hour), "book")
+
+
+def contract_address(day: int, hour: int, contract_id: str) -> str:
+    return MARKET.scoped_address(CONTRACT, hour_scope(day, hour), contract_id)
+
+
+def contracts_prefix(day: int | None = None, hour: int | None = None) -> str:
+    """Prefix for a REST query of contracts: all, one day's, or one hour's."""
+    if day is None:
+        return MARKET.prefix(CONTRACT)
+    return MARKET.prefix(CONTRACT) + (day_scope(day) if hour is None else hour_scope(day, hour))
+
+
+def recommendations_prefix(day: int) -> str:
+    return MARKET.prefix(RECOMMENDATION) + day_scope(day)
+
+
+def parse_order_id(order_id: str) -> tuple[int, int, int]:
+    """'<day>/<hour>/<seq>' -> (day, hour, seq); ValueError if malformed."""
+    parts = order_id.split("/")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"order id must look like DAY/HOUR/SEQ, got {order_id!r}")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def access(payload: pb.MarketPayload, signer: str) -> tuple[list[str], list[str]]:
+    """(inputs, outputs) the transaction for `payload` signed by `signer` needs.
+
+    Raises ValueError for a payload whose addresses cannot be derived (no
+    action, malformed order id); the processor rejects such payloads too.
+    """
+    action = payload.WhichOneof("action")
+    config = config_address()
+    if action == "init":
+        touched = [config, participant_address(signer), wallet_address(signer)]
+        return touched, touched
+    if action == "add_operator":
+        pk = payload.add_operator.public_key
+        touched = [config, participant_address(pk), wallet_address(pk)]
+        return touched, touched
+    if action in ("remove_operator", "set_wire_fee"):
+        return [config], [config]
+    if action == "register":
+        touched = [participant_address(signer), wallet_address(signer)]
+        return touched, touched
+    if action == "approve":
+        pk = payload.approve.public_key
+        return [config, participant_address(pk)], [participant_address(pk)]
+    if action == "set_role":
+        role = role_address(signer, payload.set_role.day)
+        return [participant_address(signer), role], [role]
+    if action == "fund":
+        pk = payload.fund.public_key
+        return [config, participant_address(pk), wallet_address(pk)], [wallet_address(pk)]
+    if action == "set_grid_prices":
+        grid = grid_prices_address(payload.set_grid_prices.day)
+        return [config, grid], [grid]
+    if action == "place_order":
+        o = payload.place_order
+        book = book_address(o.day, o.hour)
+        wallets = MARKET.prefix(WALLET)
+        contracts = contracts_prefix(o.day, o.hour)
+        inputs = [config, participant_address(signer), role_address(signer, o.day),
+                  grid_prices_address(o.day), penalties_address(o.day), book, wallets]
+        return inputs, [book, wallets, contracts]
+    if action == "cancel":
+        day, hour, _ = parse_order_id(payload.cancel.order_id)
+        touched = [book_address(day, hour), wallet_address(signer)]
+        return touched, touched
+    if action == "close_hour":
+        c = payload.close_hour
+        book = book_address(c.day, c.hour)
+        wallets = MARKET.prefix(WALLET)
+        return [config, book, wallets], [book, wallets]
+    if action == "set_penalties":
+        pen = penalties_address(payload.set_penalties.day)
+        return [config, pen], [pen]
+    if action == "set_recommendations":
+        r = payload.set_recommendations
+        recs = [recommendation_address(r.day, rec.public_key) for rec in r.recommendations]
+        parts = [participant_address(rec.public_key) for rec in r.recommendations]
+        return [config, *recs, *parts], recs
+    raise ValueError("payload has no action")

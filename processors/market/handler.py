@@ -1,0 +1,359 @@
+"""The sawgrid-market transaction handler.
+
+Every action reads like the spec (processors/market/README.md): decode and
+check the payload (`payload`), read the records it needs (`state`), decide —
+raising InvalidTransaction before anything is written — then write the
+records, the contracts' events and the receipt data.
+"""
+from __future__ import annotations
+
+from sawtooth_sdk.processor.exceptions import InvalidTransaction
+
+from sawgrid.processors.base import SawgridHandler
+from sawgrid.processors.market import addresses as addr
+from sawgrid.processors.market import matching
+from sawgrid.processors.market import units as u
+from sawgrid.processors.market.payload import decode, invalid
+from sawgrid.processors.market.state import MarketState
+from sawgrid.protos import market_pb2 as pb
+
+CONTRACT_EVENT = addr.CONTRACT_EVENT
+HOUR_CLOSED_EVENT = addr.HOUR_CLOSED_EVENT
+
+_SIDE_ROLES = {pb.BUY: (pb.BUYER, pb.BOTH), pb.SELL: (pb.SELLER, pb.BOTH)}
+
+
+class MarketHandler(SawgridHandler):
+    FAMILY = addr.MARKET
+
+    def handle(self, transaction, context) -> None:
+        action, message = decode(transaction.payload)
+        signer = transaction.header.signer_public_key
+        state = MarketState(context)
+        outcome = getattr(self, "_" + action)(state, signer, message)
+        state.flush()
+        if outcome is not None:
+            for event_type, attributes, data in outcome.events:
+                context.add_event(event_type, attributes, data)
+            for data in outcome.receipt_data:
+                context.add_receipt_data(data)
+
+    # -- operators and configuration ---------------------------------------------------
+    def _init(self, st: MarketState, signer: str, m: pb.Init):
+        if st.config() is not None:
+            raise invalid("init", "the market is already initialised")
+        st.put_config(pb.Config(operators=[signer], system_operator=signer, wire_fee=m.wire_fee))
+        _make_approved(st, signer, "system operator")
+
+    def _add_operator(self, st: MarketState, signer: str, m: pb.AddOperator):
+        config = _require_operator(st, signer)
+        if m.public_key in config.operators:
+            raise invalid("add_operator.public_key", "already an operator")
+        operators = sorted([*config.operators, m.public_key])
+        del config.operators[:]
+        config.operators.extend(operators)
+        st.put_config(config)
+        _make_approved(st, m.public_key, "operator")
+
+    def _remove_operator(self, st: MarketState, signer: str, m: pb.RemoveOperator):
+        config = _require_operator(st, signer)
+        if m.public_key not in config.operators:
+            raise invalid("remove_operator.public_key", "not an operator")
+        if m.public_key == config.system_operator:
+            raise invalid("remove_operator.public_key", "the system operator cannot be removed")
+        config.operators.remove(m.public_key)
+        st.put_config(config)
+
+    def _set_wire_fee(self, st: MarketState, signer: str, m: pb.SetWireFee):
+        config = _require_operator(st, signer)
+        config.wire_fee = m.wire_fee
+        st.put_config(config)
+
+    # -- participants --------------------------------------------------------------------
+    def _register(self, st: MarketState, signer: str, m: pb.Register):
+        st.prefetch([addr.participant_address(signer), addr.wallet_address(signer)])
+        if st.participant(signer) is not None:
+            raise invalid("register", "this key is already registered")
+        st.put_participant(pb.Participant(public_key=signer, name=m.name, status=pb.PENDING))
+        st.put_wallet(st.wallet_or_new(signer))
+
+    def _approve(self, st: MarketState, signer: str, m: pb.Approve):
+        _require_operator(st, signer)
+        participant = st.participant(m.public_key)
+        if participant is None:
+            raise invalid("approve.public_key", "not registered")
+        if participant.status == pb.APPROVED:
+            raise invalid("approve.public_key", "already approved")
+        participant.status = pb.APPROVED
+        st.put_participant(participant)
+
+    def _set_role(self, st: MarketState, signer: str, m: pb.SetRole):
+        _require_approved(st, signer)
+        st.put_role(pb.DayRole(public_key=signer, day=m.day, role=m.role))
+
+    def _fund(self, st: MarketState, signer: str, m: pb.Fund):
+        _require_operator(st, signer)
+        if st.participant(m.public_key) is None:
+            raise invalid("fund.public_key", "not registered")
+        wallet = st.wallet_or_new(m.public_key)
+        if wallet.balance + wallet.locked + m.amount > u.MAX_BALANCE:
+            raise invalid("fund.amount", "the wallet would exceed its maximum balance")
+        wallet.balance += m.amount
+        st.put_wallet(wallet)
+
+    # -- prices, penalties, recommendations ------------------------------------------------
+    def _set_grid_prices(self, st: MarketState, signer: str, m: pb.SetGridPrices):
+        _require_operator(st, signer)
+        st.put_grid_prices(pb.GridPrices(day=m.day, buy=m.buy, sell=m.sell))
+
+    def _set_penalties(self, st: MarketState, signer: str, m: pb.SetPenalties):
+        _require_operator(st, signer)
+        existing = st.penalties(m.day)
+        if existing is not None:
+            if list(existing.multipliers) == list(m.multipliers):
+                return None  # the same vector again: idempotent
+            raise invalid("set_penalties.day", f"penalties for day {m.day} are already set")
+        st.put_penalties(pb.Penalties(day=m.day, multipliers=m.multipliers))
+
+    def _set_recommendations(self, st: MarketState, signer: str, m: pb.SetRecommendations):
+        _require_operator(st, signer)
+        st.prefetch(addr.participant_address(rec.public_key) for rec in m.recommendations)
+        for i, rec in enumerate(m.recommendations):
+            if st.participant(rec.public_key) is None:
+                raise invalid(f"set_recommendations.recommendations[{i}].public_key", "not registered")
+        for rec in m.recommendations:
+            st.put_recommendation(pb.RecommendationRecord(public_key=rec.public_key, day=m.day, schedule=rec.schedule))
+
+    # -- trading ---------------------------------------------------------------------------
+    def _place_order(self, st: MarketState, signer: str, m: pb.PlaceOrder):
+        st.prefetch([
+            addr.config_address(), addr.participant_address(signer), addr.role_address(signer, m.day),
+            addr.wallet_address(signer), addr.grid_prices_address(m.day), addr.penalties_address(m.day),
+            addr.book_address(m.day, m.hour),
+        ])
+        config = _require_config(st)
+        _require_approved(st, signer)
+        role = st.role(signer, m.day)
+        if role is not None and role.role not in _SIDE_ROLES[m.side]:
+            raise invalid("place_order.side", f"your role for day {m.day} is {pb.Role.Name(role.role)}")
+        book = st.book(m.day, m.hour) or pb.Book(day=m.day, hour=m.hour, next_seq=1)
+        if book.closed:
+            raise invalid("place_order.hour", f"hour {m.day}/{m.hour} is closed")
+        penalties = st.penalties(m.day)
+        grid = st.grid_prices(m.day)
+        trade = _Trade(st, book, config)
+
+        order = pb.Order(id=trade.next_id(), owner=signer, side=m.side, price=m.price, energy=m.energy,
+                         remaining=m.energy, seq=book.next_seq - 1)
+        if m.side == pb.BUY:
+            order.penalty = penalties.multipliers[m.hour] if penalties else u.NO_PENALTY
+            order.wire_fee = config.wire_fee
+            trade.lock(order)
+
+        fills = matching.match(book, order)
+        st.prefetch(addr.wallet_address(pk) for pk in {f.resting.owner for f in fills} | {config.system_operator})
+        for fill in fills:
+            buy, sell = (order, fill.resting) if m.side == pb.BUY else (fill.resting, order)
+            trade.settle(buy, sell, fill.energy, fill.price, grid=False)
+            if buy is fill.resting:  # its snapshot's remaining is as of this fill
+                trade.trim(buy)
+                _sync_resting(book, buy)  # a partly filled resting order keeps a smaller lock
+
+        if order.remaining and m.grid_fallback and grid is not None:
+            trade.with_grid(order, grid)
+        if m.side == pb.BUY:
+            trade.trim(order)  # after all its fills: only what the remainder can cost stays locked
+        if order.remaining:
+            side = book.offers if m.side == pb.SELL else book.orders
+            if len(side) >= u.MAX_BOOK_ORDERS:
+                raise invalid("place_order", f"the book for {m.day}/{m.hour} is full ({u.MAX_BOOK_ORDERS} entries)")
+            matching.rest(book, order)
+        st.put_book(book)
+        trade.write()
+        trade.receipt_data.append(order.id.encode())
+        return trade
+
+    def _cancel(self, st: MarketState, signer: str, m: pb.Cancel):
+        day, hour, _ = addr.parse_order_id(m.order_id)
+        book = st.book(day, hour)
+        if book is not None and book.closed:
+            raise invalid("cancel.order_id", f"hour {day}/{hour} is closed")
+        found = matching.find(book, m.order_id) if book is not None else None
+        if found is None:
+            raise invalid("cancel.order_id", "no such resting order (filled, cancelled or expired)")
+        side, index = found
+        order = pb.Order()
+        order.CopyFrom(side[index])
+        if order.owner != signer:
+            raise invalid("cancel.order_id", "not your order")
+        del side[index]
+        if order.side == pb.BUY:
+            wallet = st.wallet_or_new(signer)
+            _unlock(wallet, order.locked)
+            st.put_wallet(wallet)
+        st.put_book(book)
+
+    def _close_hour(self, st: MarketState, signer: str, m: pb.CloseHour):
+        _require_operator(st, signer)
+        book = st.book(m.day, m.hour) or pb.Book(day=m.day, hour=m.hour, next_seq=1)
+        if book.closed:
+            raise invalid("close_hour", f"hour {m.day}/{m.hour} is already closed")
+        st.prefetch(addr.wallet_address(o.owner) for o in book.orders)
+        for order in book.orders:
+            wallet = st.wallet_or_new(order.owner)
+            _unlock(wallet, order.locked)
+            st.put_wallet(wallet)
+        expired = len(book.orders) + len(book.offers)
+        del book.orders[:]
+        del book.offers[:]
+        book.closed = True
+        st.put_book(book)
+        outcome = _Outcome()
+        outcome.events.append((HOUR_CLOSED_EVENT,
+                               [("day", str(m.day)), ("hour", str(m.hour)), ("expired", str(expired))], b""))
+        return outcome
+
+
+# -- rules shared by several actions ---------------------------------------------------------
+def _require_config(st: MarketState) -> pb.Config:
+    config = st.config()
+    if config is None:
+        raise InvalidTransaction("market: not initialised (no operator yet)")
+    return config
+
+
+def _require_operator(st: MarketState, signer: str) -> pb.Config:
+    config = _require_config(st)
+    if signer not in config.operators:
+        raise InvalidTransaction("signer: not an operator")
+    return config
+
+
+def _require_approved(st: MarketState, signer: str) -> pb.Participant:
+    participant = st.participant(signer)
+    if participant is None:
+        raise InvalidTransaction("signer: not registered")
+    if participant.status != pb.APPROVED:
+        raise InvalidTransaction(f"signer: not approved yet (status {pb.ParticipantStatus.Name(participant.status)})")
+    return participant
+
+
+def _make_approved(st: MarketState, public_key: str, name: str) -> None:
+    participant = st.participant(public_key) or pb.Participant(public_key=public_key, name=name)
+    participant.status = pb.APPROVED
+    st.put_participant(participant)
+    st.put_wallet(st.wallet_or_new(public_key))
+
+
+def _unlock(wallet: pb.Wallet, amount: int) -> None:
+    wallet.locked -= amount
+    wallet.balance += amount
+
+
+def _sync_resting(book: pb.Book, snapshot: pb.Order) -> None:
+    """Copy a partly filled resting BUY order's new lock back into the book."""
+    found = matching.find(book, snapshot.id)
+    if found is not None:
+        side, index = found
+        side[index].locked = snapshot.locked
+
+
+class _Outcome:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, list[tuple[str, str]], bytes]] = []
+        self.receipt_data: list[bytes] = []
+
+
+class _Trade(_Outcome):
+    """Money and contracts of one place_order: wallets move, contracts accrue."""
+
+    def __init__(self, st: MarketState, book: pb.Book, config: pb.Config) -> None:
+        super().__init__()
+        self.st = st
+        self.book = book
+        self.operator = config.system_operator
+        self.contracts: list[pb.Contract] = []
+        self.wallets: dict[str, pb.Wallet] = {}
+
+    def next_id(self) -> str:
+        seq = self.book.next_seq
+        self.book.next_seq += 1
+        return f"{self.book.day}/{self.book.hour}/{seq}"
+
+    def wallet(self, public_key: str) -> pb.Wallet:
+        if public_key not in self.wallets:
+            self.wallets[public_key] = self.st.wallet_or_new(public_key)
+        return self.wallets[public_key]
+
+    def lock(self, order: pb.Order) -> None:
+        """Hold the worst-case cost of a BUY order; refuse it if the balance is short."""
+        *_, total = u.trade_amounts(order.energy, order.price, order.penalty, order.wire_fee)
+        wallet = self.wallet(order.owner)
+        if wallet.balance < total:
+            raise InvalidTransaction(
+                f"wallet: insufficient funds: the order needs {total} µEUR locked, {wallet.balance} µEUR available")
+        wallet.balance -= total
+        wallet.locked += total
+        order.locked = total
+
+    def trim(self, order: pb.Order) -> None:
+        """Keep a BUY order's lock at exactly what its remainder can still cost
+        (at its limit price); return the rest. Fills at or below the limit
+        always leave at least that much locked (see units.trade_amounts)."""
+        *_, needed = u.trade_amounts(order.remaining, order.price, order.penalty, order.wire_fee)
+        _unlock(self.wallet(order.owner), order.locked - needed)
+        order.locked = needed
+
+    def settle(self, buy: pb.Order, sell: pb.Order, energy: int, price: int, grid: bool,
+               seller: str | None = None, buyer: str | None = None) -> pb.Contract:
+        """Move the money of one trade and record its contract."""
+        penalty = buy.penalty if buy.side == pb.BUY and buy.owner else u.NO_PENALTY
+        fee_rate = 0 if grid else buy.wire_fee
+        base, surcharge, fee, total = u.trade_amounts(energy, price, penalty, fee_rate)
+        buyer = buyer or buy.owner
+        seller = seller or sell.owner
+        if buyer == self.operator and not buy.owner:  # the operator buys from the grid side
+            self.wallet(buyer).balance -= total
+        else:
+            buy.locked -= total
+            self.wallet(buyer).locked -= total
+        self.wallet(seller).balance += base
+        self.wallet(self.operator).balance += surcharge + fee
+        contract = pb.Contract(
+            id=self.next_id(), day=self.book.day, hour=self.book.hour, seller=seller, buyer=buyer,
+            energy=energy, price=price, penalty=penalty, base=base, surcharge=surcharge, wire_fee=fee,
+            total=total, grid=grid, buy_order=buy.id, sell_order=sell.id,
+        )
+        self.contracts.append(contract)
+        return contract
+
+    def with_grid(self, order: pb.Order, grid: pb.GridPrices) -> None:
+        """Trade an order's remainder with the system operator at the grid
+        price, if that price is within the order's limit (and, when the
+        operator buys, if it can pay). Otherwise the remainder rests."""
+        if order.owner == self.operator:
+            return
+        energy = order.remaining
+        if order.side == pb.BUY:
+            price = grid.sell[self.book.hour]
+            if price > order.price:
+                return
+            order.remaining = 0
+            self.settle(order, pb.Order(side=pb.SELL), energy, price, grid=True, seller=self.operator)
+        else:
+            price = grid.buy[self.book.hour]
+            base, *_ = u.trade_amounts(energy, price, u.NO_PENALTY, 0)
+            if price < order.price or self.wallet(self.operator).balance < base:
+                return
+            order.remaining = 0
+            self.settle(pb.Order(side=pb.BUY), order, energy, price, grid=True, buyer=self.operator)
+
+    def write(self) -> None:
+        for wallet in self.wallets.values():
+            self.st.put_wallet(wallet)
+        for contract in self.contracts:
+            self.st.put_contract(contract)
+            self.events.append((CONTRACT_EVENT, [
+                ("id", contract.id), ("buyer", contract.buyer), ("seller", contract.seller),
+                ("day", str(contract.day)), ("hour", str(contract.hour)),
+            ], contract.SerializeToString(deterministic=True)))

@@ -1,0 +1,255 @@
+"""sawgrid-market handler rules, on the in-process ledger (the same handler a
+validator drives; inputs/outputs enforced like devnet)."""
+from __future__ import annotations
+
+import pytest
+
+from sawgrid.clients import keys
+from sawgrid.clients import market as m
+from sawgrid.processors.inprocess import InProcessLedger
+from sawgrid.processors.market import addresses as addr
+from sawgrid.processors.market.handler import MarketHandler
+from sawgrid.processors.market.units import trade_amounts
+from sawgrid.protos import market_pb2 as pb
+
+DAY, HOUR = 20_000, 7
+FEE = 10_000  # µEUR/kWh
+
+
+def new_signer():
+    return keys.signer_for(keys.new_private_key())
+
+
+class Market:
+    """An initialised market with an operator and helpers to act and read."""
+
+    def __init__(self) -> None:
+        self.ledger = InProcessLedger([MarketHandler()])
+        self.op = new_signer()
+        self.ok(self.op, m.init(FEE))
+
+    def pk(self, signer) -> str:
+        return signer.get_public_key().as_hex()
+
+    def run(self, signer, *payloads):
+        return self.ledger.apply_transactions([m.market_transaction(signer, p) for p in payloads])
+
+    def ok(self, signer, *payloads):
+        result = self.run(signer, *payloads)
+        assert result.valid, result.invalid_message
+        return result
+
+    def fails(self, signer, payload, match: str):
+        before = dict(self.ledger.state)
+        result = self.run(signer, payload)
+        assert not result.valid
+        assert match in result.invalid_message, result.invalid_message
+        assert self.ledger.state == before  # nothing changed
+        return result.invalid_message
+
+    def participant(self, name: str, funds: int = 10_000_000):
+        s = new_signer()
+        self.ok(s, m.register(name))
+        self.ok(self.op, m.approve(self.pk(s)), *([m.fund(self.pk(s), funds)] if funds else []))
+        return s
+
+    def read(self, address: str, cls):
+        raw = self.ledger.get(address)
+        return cls.FromString(raw) if raw is not None else None
+
+    def wallet(self, signer_or_pk) -> pb.Wallet:
+        pk = signer_or_pk if isinstance(signer_or_pk, str) else self.pk(signer_or_pk)
+        return self.read(addr.wallet_address(pk), pb.Wallet)
+
+    def book(self, day=DAY, hour=HOUR) -> pb.Book:
+        return self.read(addr.book_address(day, hour), pb.Book)
+
+    def contracts(self) -> list[pb.Contract]:
+        return [pb.Contract.FromString(v) for v in self.ledger.items(addr.contracts_prefix()).values()]
+
+    def order(self, signer, side, kwh_wh: int, price: int, hour=HOUR, grid=False) -> str:
+        result = self.ok(signer, m.place_order(side, DAY, hour, kwh_wh, price, grid))
+        return result.receipt_data[0].decode()
+
+
+@pytest.fixture
+def mk() -> Market:
+    return Market()
+
+
+def test_init_only_once(mk):
+    mk.fails(new_signer(), m.init(0), "already initialised")
+    config = mk.read(addr.config_address(), pb.Config)
+    assert list(config.operators) == [mk.pk(mk.op)] and config.system_operator == mk.pk(mk.op)
+
+
+def test_registration_needs_approval_before_trading(mk):
+    alice = new_signer()
+    mk.ok(alice, m.register("alice"))
+    mk.fails(alice, m.place_order(pb.BUY, DAY, HOUR, 1000, 200_000), "not approved yet")
+    mk.fails(alice, m.approve(mk.pk(alice)), "not an operator")
+    mk.ok(mk.op, m.approve(mk.pk(alice)))
+    mk.fails(mk.op, m.approve(mk.pk(alice)), "already approved")
+    mk.fails(alice, m.register("again"), "already registered")
+
+
+def test_a_trade_moves_money_exactly(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob", funds=0)
+    offer = mk.order(bob, pb.SELL, 2000, 200_000)
+    mk.order(alice, pb.BUY, 1500, 250_000)
+    (contract,) = mk.contracts()
+    base, surcharge, fee, total = trade_amounts(1500, 200_000, 1000, FEE)
+    assert (contract.energy, contract.price, contract.base, contract.wire_fee, contract.total) == \
+        (1500, 200_000, base, fee, total)
+    assert contract.seller == mk.pk(bob) and contract.buyer == mk.pk(alice) and contract.sell_order == offer
+    assert mk.wallet(alice).balance == 10_000_000 - total and mk.wallet(alice).locked == 0
+    assert mk.wallet(bob).balance == base
+    assert mk.wallet(mk.op).balance == fee + surcharge
+    (rest,) = mk.book().offers
+    assert rest.id == offer and rest.remaining == 500
+
+
+def test_price_then_time_priority_and_partial_fills(mk):
+    alice, bob, carol = mk.participant("alice"), mk.participant("bob"), mk.participant("carol")
+    late_cheap = None
+    first = mk.order(bob, pb.SELL, 1000, 210_000)
+    second = mk.order(carol, pb.SELL, 1000, 210_000)
+    late_cheap = mk.order(carol, pb.SELL, 500, 150_000)
+    mk.order(alice, pb.BUY, 2000, 220_000)
+    sold = [(c.sell_order, c.energy, c.price) for c in sorted(mk.contracts(), key=lambda c: int(c.id.split("/")[2]))]
+    assert sold == [(late_cheap, 500, 150_000), (first, 1000, 210_000), (second, 500, 210_000)]
+    assert [(o.id, o.remaining) for o in mk.book().offers] == [(second, 500)]
+
+
+def test_arriving_offer_trades_at_the_order_limit_and_trims_locks(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    buy = mk.order(alice, pb.BUY, 3000, 250_000)
+    *_, lock = trade_amounts(3000, 250_000, 1000, FEE)
+    assert mk.wallet(alice).locked == lock
+    mk.order(bob, pb.SELL, 1000, 100_000)
+    (contract,) = mk.contracts()
+    assert contract.price == 250_000 and contract.buy_order == buy
+    (resting,) = mk.book().orders
+    *_, needed = trade_amounts(2000, 250_000, 1000, FEE)
+    assert resting.remaining == 2000 and resting.locked == needed == mk.wallet(alice).locked
+
+
+def test_no_trade_with_yourself(mk):
+    alice = mk.participant("alice")
+    mk.order(alice, pb.SELL, 1000, 100_000)
+    mk.order(alice, pb.BUY, 1000, 200_000)
+    assert mk.contracts() == []
+    assert len(mk.book().offers) == 1 and len(mk.book().orders) == 1
+
+
+def test_grid_fallback_buys_from_and_sells_to_the_operator(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob", funds=0)
+    mk.ok(mk.op, m.set_grid_prices(DAY, [100_000] * 24, [300_000] * 24), m.fund(mk.pk(mk.op), 5_000_000))
+    mk.order(alice, pb.BUY, 1000, 250_000, grid=True)  # grid sells at 0.30 > limit: rests
+    assert mk.contracts() == [] and len(mk.book().orders) == 1
+    mk.order(alice, pb.BUY, 1000, 350_000, hour=8, grid=True)
+    (grid_buy,) = mk.contracts()
+    assert grid_buy.grid and grid_buy.seller == mk.pk(mk.op) and grid_buy.price == 300_000 and grid_buy.wire_fee == 0
+    mk.order(bob, pb.SELL, 2000, 90_000, hour=9, grid=True)
+    grid_sell = next(c for c in mk.contracts() if c.hour == 9)
+    assert grid_sell.buyer == mk.pk(mk.op) and grid_sell.price == 100_000
+    assert mk.wallet(bob).balance == trade_amounts(2000, 100_000, 1000, 0)[0]
+
+
+def test_penalty_surcharge_goes_to_the_system_operator(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    mk.ok(mk.op, m.set_penalties(DAY, [1000] * HOUR + [1500] + [1000] * (23 - HOUR)))
+    op_before = mk.wallet(mk.op).balance
+    mk.order(bob, pb.SELL, 1000, 200_000)
+    mk.order(alice, pb.BUY, 1000, 200_000)
+    (contract,) = mk.contracts()
+    base, surcharge, fee, total = trade_amounts(1000, 200_000, 1500, FEE)
+    assert (contract.penalty, contract.surcharge, contract.total) == (1500, surcharge, total) and surcharge == base // 2
+    assert mk.wallet(mk.op).balance - op_before == surcharge + fee
+
+
+def test_penalties_are_written_once_per_day(mk):
+    vector = [1000] * 12 + [1200] * 12
+    mk.ok(mk.op, m.set_penalties(DAY, vector))
+    mk.ok(mk.op, m.set_penalties(DAY, vector))  # same again: harmless (idempotent re-run)
+    mk.fails(mk.op, m.set_penalties(DAY, [1000] * 24), "already set")
+    mk.fails(mk.op, m.set_penalties(DAY + 1, [999] + [1000] * 23), "set_penalties.multipliers[0]")
+
+
+def test_insufficient_funds_changes_nothing(mk):
+    alice = mk.participant("alice", funds=100)
+    mk.fails(alice, m.place_order(pb.BUY, DAY, HOUR, 1000, 200_000), "insufficient funds")
+
+
+def test_cancel_by_owner_returns_the_lock(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    buy = mk.order(alice, pb.BUY, 1000, 200_000)
+    mk.fails(bob, m.cancel(buy), "not your order")
+    mk.ok(alice, m.cancel(buy))
+    assert mk.wallet(alice).locked == 0 and mk.wallet(alice).balance == 10_000_000
+    mk.fails(alice, m.cancel(buy), "no such resting order")
+
+
+def test_closing_an_hour_expires_orders_and_refuses_more(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    mk.order(alice, pb.BUY, 1000, 200_000)
+    mk.order(bob, pb.SELL, 1000, 300_000)
+    result = mk.ok(mk.op, m.close_hour(DAY, HOUR))
+    assert [e.event_type for e in result.events] == ["sawgrid-market/hour-closed"]
+    assert mk.wallet(alice).locked == 0 and mk.wallet(alice).balance == 10_000_000
+    assert mk.book().closed and not mk.book().orders and not mk.book().offers
+    mk.fails(alice, m.place_order(pb.BUY, DAY, HOUR, 1000, 200_000), "is closed")
+    mk.fails(mk.op, m.close_hour(DAY, HOUR), "already closed")
+
+
+def test_role_for_the_day_limits_the_side(mk):
+    alice = mk.participant("alice")
+    mk.ok(alice, m.set_role(DAY, pb.SELLER))
+    mk.fails(alice, m.place_order(pb.BUY, DAY, HOUR, 1000, 200_000), "role for day")
+    mk.order(alice, pb.SELL, 1000, 200_000)
+    mk.ok(alice, m.place_order(pb.BUY, DAY + 1, HOUR, 1000, 200_000))  # another day: BOTH
+
+
+def test_operator_set_changes_only_by_operators(mk):
+    newcomer = new_signer()
+    mk.fails(newcomer, m.add_operator(mk.pk(newcomer)), "not an operator")
+    mk.ok(mk.op, m.add_operator(mk.pk(newcomer)))
+    mk.ok(newcomer, m.set_wire_fee(5))
+    mk.fails(newcomer, m.remove_operator(mk.pk(mk.op)), "system operator cannot be removed")
+    mk.ok(mk.op, m.remove_operator(mk.pk(newcomer)))
+    mk.fails(newcomer, m.set_wire_fee(6), "not an operator")
+
+
+def test_recommendations_need_registered_participants(mk):
+    alice = mk.participant("alice")
+    stranger = new_signer()
+    schedule = [100] * 24
+    mk.fails(mk.op, m.set_recommendations(DAY, {mk.pk(alice): schedule, mk.pk(stranger): schedule}), "not registered")
+    mk.ok(mk.op, m.set_recommendations(DAY, {mk.pk(alice): schedule}))
+    record = mk.read(addr.recommendation_address(DAY, mk.pk(alice)), pb.RecommendationRecord)
+    assert list(record.schedule) == schedule
+
+
+@pytest.mark.parametrize("payload, field", [
+    (pb.MarketPayload(place_order=pb.PlaceOrder(side=pb.BUY, day=DAY, hour=24, energy=1, price=1)), "place_order.hour"),
+    (pb.MarketPayload(place_order=pb.PlaceOrder(side=pb.BUY, day=DAY, hour=1, energy=0, price=1)), "place_order.energy"),
+    (pb.MarketPayload(place_order=pb.PlaceOrder(day=DAY, hour=1, energy=1, price=1)), "place_order.side"),
+    (pb.MarketPayload(place_order=pb.PlaceOrder(side=pb.SELL, day=DAY, hour=1, energy=2**40, price=1)), "place_order.energy"),
+    (pb.MarketPayload(fund=pb.Fund(public_key="02" + "ab" * 32, amount=0)), "fund.amount"),
+    (pb.MarketPayload(set_grid_prices=pb.SetGridPrices(day=DAY, buy=[1] * 23, sell=[1] * 24)), "set_grid_prices.buy"),
+    (pb.MarketPayload(approve=pb.Approve(public_key="nope")), "approve.public_key"),
+])
+def test_bad_fields_are_named(mk, payload, field):
+    alice = mk.participant("alice")
+    mk.fails(alice, payload, field)
+
+
+def test_garbage_payload_is_invalid_not_a_crash(mk):
+    from sawgrid.clients.transactions import make_transaction
+
+    signer = new_signer()
+    everything = [addr.MARKET.namespace]
+    for raw in (b"\xff\xff\xff", b"", pb.MarketPayload().SerializeToString()):
+        txn = make_transaction(signer, addr.MARKET.name, "1.0", raw, everything, everything)
+        result = mk.ledger.apply(txn)
+        assert not result.valid and result.invalid_message.startswith("payload")
