@@ -237,6 +237,7 @@ def test_receipt_gives_order_id_contracts_and_events():
     receipt = market.MarketReceipt.fetch(rest, "t1")
     assert receipt.order_id == "20458/10/11" == market.order_id_from_receipt(rest, "t1")
     assert [c.id for c in receipt.contracts] == [c2.id, c10.id]   # by seq, not by text
+    assert receipt.traded_wh == 2000
     assert receipt.events_of(market.HOUR_CLOSED_EVENT)[0].attributes == {"expired": "2"}
     with pytest.raises(SawgridError, match="returned no order id"):
         market.order_id_from_receipt(rest, "t2")
