@@ -13,130 +13,15 @@ with unit-suffixed keys such as "energy_wh", days as ISO dates).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import textwrap
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Sequence
 
-from sawtooth_signing import Signer
-
-from sawgrid.clients import keys, market
+from sawgrid.clients import market
+from sawgrid.clients.cli_support import (
+    EUR_PLACES, Session, command, format_table, group, key_name, with_global_options,
+)
 from sawgrid.clients.errors import SawgridError
-from sawgrid.clients.rest import BatchInvalid, RestClient
 from sawgrid.protos import market_pb2 as pb
-
-KEY_ENV = "SAWGRID_KEY"
-DEFAULT_KEY = "default"
-HELP_WIDTH = 78
-EUR_PLACES = 6  # decimals of EUR columns in tables: exact µEUR, aligned
-SHORT_KEY = 10  # hex chars of a public key shown in tables
-KEY_NOTE = f"Your key is the one named by --key (default: ${KEY_ENV}, else {DEFAULT_KEY!r})."
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-# --------------------------------------------------------------------------
-# Output helpers
-# --------------------------------------------------------------------------
-def format_table(headers: Sequence[str] | None, rows: Iterable[Sequence[object]], align: str = "") -> str:
-    """Rows as text columns padded to their widest cell, two spaces apart.
-
-    `align` has one character per column, 'l' (default) or 'r'; `headers`
-    None prints rows only. Trailing spaces are stripped.
-    """
-    table = [[str(cell) for cell in row] for row in ([headers] if headers is not None else []) + list(rows)]
-    if not table:
-        return ""
-    columns = len(table[0])
-    if any(len(row) != columns for row in table):
-        raise ValueError("format_table: every row needs the same number of cells")
-    widths = [max(len(row[i]) for row in table) for i in range(columns)]
-    lines = []
-    for row in table:
-        cells = [cell.rjust(w) if align[i:i + 1] == "r" else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths))]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def key_name(args: argparse.Namespace) -> str:
-    """The signing key: --key, else $SAWGRID_KEY, else 'default'."""
-    return getattr(args, "key", None) or os.environ.get(KEY_ENV) or DEFAULT_KEY
-
-
-def short(public_key: str) -> str:
-    return public_key[:SHORT_KEY]
-
-
-class Session:
-    """What a market command needs, made on first use: the REST client, the
-    reader, the signer; plus submission and output in one place."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-
-    @cached_property
-    def rest(self) -> RestClient:
-        try:
-            return RestClient(self.args.url)
-        except ValueError as err:
-            raise SawgridError(f"--url: {err}") from None
-
-    @cached_property
-    def reader(self) -> market.MarketReader:
-        return market.MarketReader(self.rest)
-
-    @cached_property
-    def signer(self) -> Signer:
-        return keys.load_signer(key_name(self.args), self.args.key_dir)
-
-    @property
-    def public_key(self) -> str:
-        return self.signer.get_public_key().as_hex()
-
-    def public_key_arg(self, text: str | None) -> str:
-        """A public key given in hex, or the name of a key in the key
-        directory; None means the signing key's."""
-        if text is None:
-            return self.public_key
-        if market.is_public_key(text.lower()):
-            return text.lower()
-        try:
-            return keys.public_key_of(text, self.args.key_dir)
-        except keys.KeyFileError:
-            raise SawgridError(f"{text!r} is neither a public key (66 hex chars) nor a key name "
-                               f"in the key directory") from None
-
-    def submit(self, *payloads: pb.MarketPayload) -> list[str]:
-        """Sign and submit as one batch, wait for commit; a refusal becomes
-        one line with the processor's reason."""
-        try:
-            return market.submit(self.rest, self.signer, payloads)
-        except BatchInvalid as err:
-            reasons = "; ".join(m for m in err.messages if m)
-            raise SawgridError(f"refused: {reasons}" if reasons else str(err)) from None
-
-    @cached_property
-    def names(self) -> dict[str, str]:
-        """public key -> display name, for tables."""
-        return {p.public_key: p.name for p in self.reader.participants()}
-
-    def label(self, public_key: str) -> str:
-        """'alice (02ab12cd34)' or the short key of an unnamed participant."""
-        name = self.names.get(public_key)
-        return f"{name} ({short(public_key)})" if name else short(public_key)
-
-    def emit(self, doc: Any, text: str | Callable[[], str]) -> int:
-        """Print `doc` as JSON under --json, else `text` (a callable is only
-        called for human output: tables with names cost an extra query)."""
-        if self.args.json:
-            print(json.dumps(doc, indent=2))
-        else:
-            print(text() if callable(text) else text)
-        return 0
-
 
 def _contracts_table(session: Session, contracts: Sequence[pb.Contract]) -> str:
     rows = [(c.id, market.day_text(c.day), c.hour, session.label(c.seller), session.label(c.buyer),
@@ -370,36 +255,6 @@ def _balance(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 # Parsers
 # --------------------------------------------------------------------------
-def _command(subparsers, name: str, func: Handler, summary: str, description: str, example: str,
-             uses_key: bool = False) -> argparse.ArgumentParser:
-    """A command parser with its description and an example in the epilog."""
-    epilog = "example:\n  " + example + (f"\n\n{textwrap.fill(KEY_NOTE, HELP_WIDTH)}" if uses_key else "")
-    parser = subparsers.add_parser(name, help=summary, description=textwrap.fill(description, HELP_WIDTH),
-                                   epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(func=func)
-    return parser
-
-
-def _with_global_options(group: argparse._SubParsersAction) -> None:
-    """`sawgrid` adds --url, --key, ... to its top-level commands only; give
-    them to the commands of a group too (`sawgrid participant show --json`)."""
-    from sawgrid.clients.cli import _add_global_options
-
-    for parser in group.choices.values():
-        _add_global_options(parser, defaults=False)
-
-
-def _group(subparsers, name: str, summary: str) -> argparse._SubParsersAction:
-    parser = subparsers.add_parser(name, help=summary, description=summary)
-
-    def usage(args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-
-    parser.set_defaults(func=usage)
-    return parser.add_subparsers(title="commands", metavar="COMMAND")
-
-
 def _day_hour(parser: argparse.ArgumentParser, hour: bool = True) -> None:
     parser.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="delivery day (ISO date, UTC)")
     if hour:
@@ -407,35 +262,35 @@ def _day_hour(parser: argparse.ArgumentParser, hour: bool = True) -> None:
 
 
 def _participant_parsers(subparsers) -> None:
-    group = _group(subparsers, "participant", "register, approve and show market participants")
-    p = _command(group, "register", _participant_register, "register your key as a participant",
+    commands = group(subparsers, "participant", "register, approve and show market participants")
+    p = command(commands, "register", _participant_register, "register your key as a participant",
                  "Register the signing key as a market participant (PENDING until an operator approves it).",
                  "sawgrid --key alice participant register --name 'Alice household'", uses_key=True)
     p.add_argument("--name", help="display name, 1..64 characters (default: the key name)")
-    p = _command(group, "approve", _participant_approve, "approve a pending participant (operator)",
+    p = command(commands, "approve", _participant_approve, "approve a pending participant (operator)",
                  "Approve a PENDING participant so it may trade. Only an operator may do this.",
                  "sawgrid --key operator participant approve 02ab...ef", uses_key=True)
     p.add_argument("public_key", metavar="PUBKEY", help="public key (hex) or a key name in the key directory")
-    p = _command(group, "show", _participant_show, "show a participant and its wallet",
+    p = command(commands, "show", _participant_show, "show a participant and its wallet",
                  "Show a participant's name, status, operator flag and wallet.",
                  "sawgrid --key alice participant show        # your own\n"
                  "  sawgrid participant show 02ab...ef --json", uses_key=True)
     p.add_argument("public_key", nargs="?", metavar="PUBKEY",
                    help="public key (hex) or key name (default: the signing key's)")
-    _command(group, "list", _participant_list, "list all participants",
+    command(commands, "list", _participant_list, "list all participants",
              "List every registered participant with status and public key.",
              "sawgrid participant list --json")
-    _with_global_options(group)
+    with_global_options(commands)
 
 
 def _operator_parsers(subparsers) -> None:
-    group = _group(subparsers, "operator", "operator actions: funding, grid prices, operators, closing hours")
-    p = _command(group, "fund", _operator_fund, "add euros to a participant's wallet",
+    commands = group(subparsers, "operator", "operator actions: funding, grid prices, operators, closing hours")
+    p = command(commands, "fund", _operator_fund, "add euros to a participant's wallet",
                  "Add money to a registered participant's wallet (the only way money enters the market).",
                  "sawgrid --key operator operator fund 02ab...ef 100.00", uses_key=True)
     p.add_argument("public_key", metavar="PUBKEY", help="public key (hex) or key name")
     p.add_argument("eur", metavar="EUR", help="amount in EUR, e.g. 100 or 12.50 (rounded to µEUR)")
-    p = _command(group, "prices", _operator_prices, "publish a day's grid prices",
+    p = command(commands, "prices", _operator_prices, "publish a day's grid prices",
                  "Publish the 24 hourly grid prices of a day: the operator buys surplus at --buy and "
                  "sells to buyers at --sell (used by --grid-fallback). Give one value for all hours "
                  "or 24 comma-separated values.",
@@ -443,28 +298,28 @@ def _operator_parsers(subparsers) -> None:
     _day_hour(p, hour=False)
     p.add_argument("--buy", required=True, metavar="P[,P...]", help="EUR/kWh the operator pays (1 or 24 values)")
     p.add_argument("--sell", required=True, metavar="P[,P...]", help="EUR/kWh the operator charges (1 or 24 values)")
-    p = _command(group, "add", _operator_add, "make a key an operator",
+    p = command(commands, "add", _operator_add, "make a key an operator",
                  "Add an operator (it also becomes an approved participant).",
                  "sawgrid --key operator operator add 02ab...ef", uses_key=True)
     p.add_argument("public_key", metavar="PUBKEY", help="public key (hex) or key name")
-    p = _command(group, "remove", _operator_remove, "remove an operator",
+    p = command(commands, "remove", _operator_remove, "remove an operator",
                  "Remove an operator (never the last one, nor the system operator).",
                  "sawgrid --key operator operator remove 02ab...ef", uses_key=True)
     p.add_argument("public_key", metavar="PUBKEY", help="public key (hex) or key name")
-    p = _command(group, "wire-fee", _operator_wire_fee, "set the wire fee on P2P energy",
+    p = command(commands, "wire-fee", _operator_wire_fee, "set the wire fee on P2P energy",
                  "Set the fee (EUR per kWh) the system operator charges buyers on P2P trades; "
                  "orders keep the fee in force when they were placed.",
                  "sawgrid --key operator operator wire-fee 0.01", uses_key=True)
     p.add_argument("fee", metavar="EUR_PER_KWH", help="fee in EUR/kWh, e.g. 0.01")
-    p = _command(group, "close", _operator_close, "close a delivery hour",
+    p = command(commands, "close", _operator_close, "close a delivery hour",
                  "Close a delivery hour: resting orders and offers expire, buy orders' locks return.",
                  "sawgrid --key operator operator close --day 2026-01-05 --hour 10", uses_key=True)
     _day_hour(p)
-    _with_global_options(group)
+    with_global_options(commands)
 
 
 def _trading_parsers(subparsers) -> None:
-    p = _command(subparsers, "role", _role, "set your role for a day",
+    p = command(subparsers, "role", _role, "set your role for a day",
                  "Set your role for a day: buyer (orders only), seller (offers only) or both (the default).",
                  "sawgrid --key bob role --day 2026-01-05 seller", uses_key=True)
     _day_hour(p, hour=False)
@@ -480,28 +335,28 @@ def _trading_parsers(subparsers) -> None:
          "cost (with wire fee and penalty) is locked in your wallet until it trades or is cancelled.",
          "sawgrid --key alice order --day 2026-01-05 --hour 10 --kwh 1.5 --max-price 0.25"),
     ):
-        p = _command(subparsers, name, func, summary, what + " Prints the new id "
+        p = command(subparsers, name, func, summary, what + " Prints the new id "
                      "and any contracts concluded at once.", example, uses_key=True)
         _day_hour(p)
         p.add_argument("--kwh", required=True, help="energy in kWh (rounded to Wh)")
         p.add_argument(price, required=True, metavar="EUR_PER_KWH", help=price_help)
         p.add_argument("--grid-fallback", action="store_true",
                        help="trade what P2P cannot fill with the grid at the hour's grid price, if within the limit")
-    p = _command(subparsers, "cancel", _cancel, "cancel your resting order or offer",
+    p = command(subparsers, "cancel", _cancel, "cancel your resting order or offer",
                  "Cancel what is left of your resting order or offer; a buy order's lock returns.",
                  "sawgrid --key alice cancel 20458/10/3", uses_key=True)
     p.add_argument("order_id", metavar="ID", help="order id as printed by offer/order (DAY/HOUR/SEQ)")
-    p = _command(subparsers, "book", _book, "show one delivery hour's order book",
+    p = command(subparsers, "book", _book, "show one delivery hour's order book",
                  "Show the resting offers (cheapest first) and orders (highest first) of a delivery hour.",
                  "sawgrid book --day 2026-01-05 --hour 10")
     _day_hour(p)
-    p = _command(subparsers, "trades", _trades, "list concluded contracts",
+    p = command(subparsers, "trades", _trades, "list concluded contracts",
                  "List contracts, optionally of one day, one hour, or one participant.",
                  "sawgrid trades --day 2026-01-05 --participant alice --json")
     p.add_argument("--day", metavar="YYYY-MM-DD", help="only this delivery day")
     p.add_argument("--hour", metavar="H", help="only this hour (needs --day)")
     p.add_argument("--participant", metavar="PUBKEY", help="only contracts of this public key or key name")
-    p = _command(subparsers, "balance", _balance, "show a wallet",
+    p = command(subparsers, "balance", _balance, "show a wallet",
                  "Show a wallet's available balance and the amount locked by open buy orders.",
                  "sawgrid --key alice balance", uses_key=True)
     p.add_argument("public_key", nargs="?", metavar="PUBKEY",
