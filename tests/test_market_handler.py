@@ -230,6 +230,14 @@ def test_recommendations_need_registered_participants(mk):
     assert list(record.schedule) == schedule
 
 
+def test_recommendations_are_final_once_the_day_is_issued(mk):
+    alice = mk.participant("alice")
+    issue = [m.set_recommendations(DAY, {mk.pk(alice): [10] * 24}), m.set_penalties(DAY, [1000] * 24)]
+    mk.ok(mk.op, *issue)  # the engine's atomic batch
+    mk.fails(mk.op, m.set_recommendations(DAY, {mk.pk(alice): [20] * 24}), "already issued")
+    assert not mk.run(mk.op, *issue).valid  # re-issuing the day as a whole is refused too
+
+
 @pytest.mark.parametrize("payload, field", [
     (pb.MarketPayload(place_order=pb.PlaceOrder(side=pb.BUY, day=DAY, hour=24, energy=1, price=1)), "place_order.hour"),
     (pb.MarketPayload(place_order=pb.PlaceOrder(side=pb.BUY, day=DAY, hour=1, energy=0, price=1)), "place_order.energy"),

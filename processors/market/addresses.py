@@ -163,5 +163,5 @@ def access(payload: pb.MarketPayload, signer: str) -> tuple[list[str], list[str]
         r = payload.set_recommendations
         recs = [recommendation_address(r.day, rec.public_key) for rec in r.recommendations]
         parts = [participant_address(rec.public_key) for rec in r.recommendations]
-        return [config, *recs, *parts], recs
+        return [config, penalties_address(r.day), *recs, *parts], recs
     raise ValueError("payload has no action")

@@ -117,6 +117,9 @@ class MarketHandler(SawgridHandler):
 
     def _set_recommendations(self, st: MarketState, signer: str, m: pb.SetRecommendations):
         _require_operator(st, signer)
+        if st.penalties(m.day) is not None:
+            raise invalid("set_recommendations.day",
+                          f"day {m.day} is already issued (its penalties are set); recommendations are final")
         st.prefetch(addr.participant_address(rec.public_key) for rec in m.recommendations)
         for i, rec in enumerate(m.recommendations):
             if st.participant(rec.public_key) is None:
