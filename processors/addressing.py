@@ -10,6 +10,7 @@ hex characters of sha512(family name), as Sawtooth's convention wants.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -44,6 +45,13 @@ def is_public_key(value: str) -> bool:
     return bool(_PUBLIC_KEY_RE.match(value))
 
 
+@functools.lru_cache(maxsize=65_536)
+def _key_digest(key: str) -> str:
+    """sha512 of a record key: the same few keys (a participant, a day's book)
+    are addressed again and again, so it is worth remembering."""
+    return sha512_hex(key)
+
+
 class Family:
     """Addresses of one transaction family: `Family("market").address(KIND, key)`."""
 
@@ -52,6 +60,7 @@ class Family:
         self.versions = versions
         self.namespace = namespace(name)
 
+    @functools.lru_cache(maxsize=256)
     def prefix(self, kind: str) -> str:
         """The 8-hex-char prefix under which all records of `kind` live."""
         if len(kind) != KIND_LENGTH or not re.fullmatch(r"[0-9a-f]{2}", kind):
@@ -65,7 +74,7 @@ class Family:
         (a public key, 'day/hour', a contract id) maps to one address.
         """
         key = "/".join(str(part) for part in key_parts)
-        return self.prefix(kind) + sha512_hex(key)[:KEY_LENGTH]
+        return self.prefix(kind) + _key_digest(key)[:KEY_LENGTH]
 
     def scoped_address(self, kind: str, scope: str, *key_parts: str | int) -> str:
         """Address under `prefix(kind) + scope`, so that a prefix query on the
@@ -73,7 +82,7 @@ class Family:
         if not re.fullmatch(r"[0-9a-f]*", scope) or len(scope) >= KEY_LENGTH:
             raise ValueError(f"scope must be fewer than {KEY_LENGTH} lowercase hex chars, got {scope!r}")
         key = "/".join(str(part) for part in key_parts)
-        return self.prefix(kind) + scope + sha512_hex(key)[: KEY_LENGTH - len(scope)]
+        return self.prefix(kind) + scope + _key_digest(key)[: KEY_LENGTH - len(scope)]
 
     def __repr__(self) -> str:
         return f"Family({self.name!r}, namespace={self.namespace!r})"

@@ -22,7 +22,7 @@ import hashlib
 
 import pytest
 from google.protobuf.message import DecodeError
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
