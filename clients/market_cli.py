@@ -167,10 +167,11 @@ def _place(args: argparse.Namespace, side: int, price_text: str, price_option: s
            "energy_wh": energy, "price_ueur_per_kwh": price, "grid_fallback": args.grid_fallback,
            "filled_wh": filled, "resting_wh": energy - filled,
            "contracts": [market.contract_json(c) for c in receipt.contracts]}
-    return s.emit(doc, lambda: _placed_text(s, receipt, side, energy, price))
+    return s.emit(doc, lambda: _placed_text(s, receipt, side, energy, price, args.grid_fallback))
 
 
-def _placed_text(s: Session, receipt: market.MarketReceipt, side: int, energy: int, price: int) -> str:
+def _placed_text(s: Session, receipt: market.MarketReceipt, side: int, energy: int, price: int,
+                 grid_fallback: bool) -> str:
     filled = receipt.traded_wh
     kind = "offer" if side == pb.SELL else "order"
     lines = [f"{kind} {receipt.order_id}: {market.format_kwh(energy)} at {market.format_price(price)} "
@@ -178,8 +179,10 @@ def _placed_text(s: Session, receipt: market.MarketReceipt, side: int, energy: i
     if receipt.contracts:
         lines += [f"traded {market.format_kwh(filled)} in {len(receipt.contracts)} contract(s):",
                   _contracts_table(s, receipt.contracts)]
-    lines.append(f"resting in the book: {market.format_kwh(energy - filled)}" if energy > filled
-                 else "completely filled")
+    rest = f"resting in the book: {market.format_kwh(energy - filled)}"
+    if energy > filled and grid_fallback:
+        rest += " (the grid takes what is left when the hour closes)"
+    lines.append(rest if energy > filled else "completely filled")
     return "\n".join(lines)
 
 
@@ -341,7 +344,8 @@ def _trading_parsers(subparsers) -> None:
         p.add_argument("--kwh", required=True, help="energy in kWh (rounded to Wh)")
         p.add_argument(price, required=True, metavar="EUR_PER_KWH", help=price_help)
         p.add_argument("--grid-fallback", action="store_true",
-                       help="trade what P2P cannot fill with the grid at the hour's grid price, if within the limit")
+                       help="when the hour closes, trade what P2P has not filled with the system operator "
+                            "at the hour's grid price (if within your limit)")
     p = command(subparsers, "cancel", _cancel, "cancel your resting order or offer",
                  "Cancel what is left of your resting order or offer; a buy order's lock returns.",
                  "sawgrid --key alice cancel 20458/10/3", uses_key=True)

@@ -225,8 +225,8 @@ def test_unsigned_transactions_have_unique_ids():
     assert all(len(i) == 128 for i in ids)
 
 
-def test_handler_exceptions_are_only_invalid_transaction_for_kv_garbage(ledger):
-    # the handler itself, called directly with the ledger's context: InvalidTransaction only
+def test_contexts_drive_handlers_directly():
+    # a handler called directly with an InProcessContext (as the fuzz tests do)
     handler = KvHandler()
     ctx = InProcessContext([KV.namespace], [KV.namespace], {}.get)
 

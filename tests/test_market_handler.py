@@ -142,18 +142,36 @@ def test_no_trade_with_yourself(mk):
     assert len(mk.book().offers) == 1 and len(mk.book().orders) == 1
 
 
-def test_grid_fallback_buys_from_and_sells_to_the_operator(mk):
-    alice, bob = mk.participant("alice"), mk.participant("bob", funds=0)
+def test_grid_fallback_settles_with_the_operator_at_gate_closure(mk):
+    alice, bob, carol = mk.participant("alice"), mk.participant("bob", funds=0), mk.participant("carol")
     mk.ok(mk.op, m.set_grid_prices(DAY, [100_000] * 24, [300_000] * 24), m.fund(mk.pk(mk.op), 5_000_000))
-    mk.order(alice, pb.BUY, 1000, 250_000, grid=True)  # grid sells at 0.30 > limit: rests
-    assert mk.contracts() == [] and len(mk.book().orders) == 1
-    mk.order(alice, pb.BUY, 1000, 350_000, hour=8, grid=True)
-    (grid_buy,) = mk.contracts()
-    assert grid_buy.grid and grid_buy.seller == mk.pk(mk.op) and grid_buy.price == 300_000 and grid_buy.wire_fee == 0
-    mk.order(bob, pb.SELL, 2000, 90_000, hour=9, grid=True)
-    grid_sell = next(c for c in mk.contracts() if c.hour == 9)
-    assert grid_sell.buyer == mk.pk(mk.op) and grid_sell.price == 100_000
-    assert mk.wallet(bob).balance == trade_amounts(2000, 100_000, 1000, 0)[0]
+    too_cheap = mk.order(alice, pb.BUY, 1000, 50_000, grid=True)    # below bob's offer and the grid's 0.30
+    wants = mk.order(alice, pb.BUY, 1500, 350_000, grid=True)
+    surplus = mk.order(bob, pb.SELL, 2000, 90_000, grid=True)       # P2P first: fills alice's best order
+    assert [(c.buy_order, c.sell_order, c.energy) for c in mk.contracts()] == [(wants, surplus, 1500)]
+    mk.order(carol, pb.SELL, 700, 400_000, grid=True)               # grid buys at 0.10 < its limit
+    result = mk.ok(mk.op, m.close_hour(DAY, HOUR))
+    grid = [c for c in mk.contracts() if c.grid]
+    assert [(c.buyer, c.seller, c.energy, c.price, c.wire_fee) for c in grid] == [
+        (mk.pk(mk.op), mk.pk(bob), 500, 100_000, 0),                # bob's rest goes to the grid
+    ]  # alice's cheap order and carol's dear offer are outside the grid price: they expire
+    closed = [e for e in result.events if e.event_type == "sawgrid-market/hour-closed"][0]
+    assert {a.key: a.value for a in closed.attributes}["expired"] == "2"
+    assert mk.wallet(alice).locked == 0
+    assert mk.wallet(bob).balance == trade_amounts(1500, 350_000, 1000, 0)[0] + trade_amounts(500, 100_000, 1000, 0)[0]
+    assert too_cheap not in {c.buy_order for c in mk.contracts()}
+
+
+def test_grid_fallback_buy_at_closure_pays_grid_price_and_penalty(mk):
+    alice = mk.participant("alice")
+    mk.ok(mk.op, m.set_grid_prices(DAY, [100_000] * 24, [300_000] * 24),
+          m.set_penalties(DAY, [1000] * HOUR + [1200] + [1000] * (23 - HOUR)))
+    mk.order(alice, pb.BUY, 1000, 300_000, grid=True)
+    mk.ok(mk.op, m.close_hour(DAY, HOUR))
+    (c,) = mk.contracts()
+    base, surcharge, _, total = trade_amounts(1000, 300_000, 1200, 0)
+    assert (c.seller, c.price, c.penalty, c.total) == (mk.pk(mk.op), 300_000, 1200, total)
+    assert mk.wallet(alice).balance == 10_000_000 - total and mk.wallet(alice).locked == 0
 
 
 def test_penalty_surcharge_goes_to_the_system_operator(mk):

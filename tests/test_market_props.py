@@ -156,8 +156,14 @@ class MarketFlow(RuleBasedStateMachine):
         if result.valid:
             self.closed.add((day, hour))
             self.gone |= resting_ids
-            (event,) = result.events
-            assert dict((a.key, a.value) for a in event.attributes)["expired"] == str(len(resting_ids))
+            # gate closure: grid-fallback remainders become grid contracts, the rest expires
+            grid = [pb.Contract.FromString(e.data) for e in result.events if e.event_type == "sawgrid-market/contract"]
+            assert all(c.grid and c.day == day and c.hour == hour for c in grid)
+            filled = {c.buy_order for c in grid} | {c.sell_order for c in grid}
+            assert filled - {""} <= resting_ids
+            (closed,) = [e for e in result.events if e.event_type == "sawgrid-market/hour-closed"]
+            expired = dict((a.key, a.value) for a in closed.attributes)["expired"]
+            assert expired == str(len(resting_ids - filled))
 
     @rule(pk=st.sampled_from(TRADERS), amount=st.integers(1, 2 * 10**6))
     def fund(self, pk, amount):

@@ -145,7 +145,7 @@ def access(payload: pb.MarketPayload, signer: str) -> tuple[list[str], list[str]
         wallets = MARKET.prefix(WALLET)
         contracts = contracts_prefix(o.day, o.hour)
         inputs = [config, participant_address(signer), role_address(signer, o.day),
-                  grid_prices_address(o.day), penalties_address(o.day), book, wallets]
+                  penalties_address(o.day), book, wallets]
         return inputs, [book, wallets, contracts]
     if action == "cancel":
         day, hour, _ = parse_order_id(payload.cancel.order_id)
@@ -155,7 +155,7 @@ def access(payload: pb.MarketPayload, signer: str) -> tuple[list[str], list[str]
         c = payload.close_hour
         book = book_address(c.day, c.hour)
         wallets = MARKET.prefix(WALLET)
-        return [config, book, wallets], [book, wallets]
+        return [config, grid_prices_address(c.day), book, wallets], [book, wallets, contracts_prefix(c.day, c.hour)]
     if action == "set_penalties":
         pen = penalties_address(payload.set_penalties.day)
         return [config, pen], [pen]

@@ -131,7 +131,7 @@ class MarketHandler(SawgridHandler):
     def _place_order(self, st: MarketState, signer: str, m: pb.PlaceOrder):
         st.prefetch([
             addr.config_address(), addr.participant_address(signer), addr.role_address(signer, m.day),
-            addr.wallet_address(signer), addr.grid_prices_address(m.day), addr.penalties_address(m.day),
+            addr.wallet_address(signer), addr.penalties_address(m.day),
             addr.book_address(m.day, m.hour),
         ])
         config = _require_config(st)
@@ -143,11 +143,10 @@ class MarketHandler(SawgridHandler):
         if book.closed:
             raise invalid("place_order.hour", f"hour {m.day}/{m.hour} is closed")
         penalties = st.penalties(m.day)
-        grid = st.grid_prices(m.day)
         trade = _Trade(st, book, config)
 
         order = pb.Order(id=trade.next_id(), owner=signer, side=m.side, price=m.price, energy=m.energy,
-                         remaining=m.energy, seq=book.next_seq - 1)
+                         remaining=m.energy, seq=book.next_seq - 1, grid_fallback=m.grid_fallback)
         if m.side == pb.BUY:
             order.penalty = penalties.multipliers[m.hour] if penalties else u.NO_PENALTY
             order.wire_fee = config.wire_fee
@@ -162,8 +161,6 @@ class MarketHandler(SawgridHandler):
                 trade.trim(buy)
                 _sync_resting(book, buy)  # a partly filled resting order keeps a smaller lock
 
-        if order.remaining and m.grid_fallback and grid is not None:
-            trade.with_grid(order, grid)
         if m.side == pb.BUY:
             trade.trim(order)  # after all its fills: only what the remainder can cost stays locked
         if order.remaining:
@@ -197,24 +194,31 @@ class MarketHandler(SawgridHandler):
         st.put_book(book)
 
     def _close_hour(self, st: MarketState, signer: str, m: pb.CloseHour):
-        _require_operator(st, signer)
+        config = _require_operator(st, signer)
         book = st.book(m.day, m.hour) or pb.Book(day=m.day, hour=m.hour, next_seq=1)
         if book.closed:
             raise invalid("close_hour", f"hour {m.day}/{m.hour} is already closed")
-        st.prefetch(addr.wallet_address(o.owner) for o in book.orders)
-        for order in book.orders:
-            wallet = st.wallet_or_new(order.owner)
-            _unlock(wallet, order.locked)
-            st.put_wallet(wallet)
-        expired = len(book.orders) + len(book.offers)
+        grid = st.grid_prices(m.day)
+        st.prefetch(addr.wallet_address(o.owner) for o in [*book.orders, *book.offers])
+        trade = _Trade(st, book, config)
+        expired = 0
+        # gate closure: grid-fallback remainders trade with the system operator, the rest expires
+        for entry in [*book.orders, *book.offers]:
+            if entry.grid_fallback and grid is not None:
+                trade.with_grid(entry, grid)
+            if entry.remaining:
+                expired += 1
+            if entry.side == pb.BUY:
+                entry.remaining = 0
+                trade.trim(entry)  # nothing more can be bought: the whole lock returns
         del book.orders[:]
         del book.offers[:]
         book.closed = True
         st.put_book(book)
-        outcome = _Outcome()
-        outcome.events.append((HOUR_CLOSED_EVENT,
-                               [("day", str(m.day)), ("hour", str(m.hour)), ("expired", str(expired))], b""))
-        return outcome
+        trade.write()
+        trade.events.append((HOUR_CLOSED_EVENT,
+                             [("day", str(m.day)), ("hour", str(m.hour)), ("expired", str(expired))], b""))
+        return trade
 
 
 # -- rules shared by several actions ---------------------------------------------------------
@@ -331,9 +335,9 @@ class _Trade(_Outcome):
         return contract
 
     def with_grid(self, order: pb.Order, grid: pb.GridPrices) -> None:
-        """Trade an order's remainder with the system operator at the grid
-        price, if that price is within the order's limit (and, when the
-        operator buys, if it can pay). Otherwise the remainder rests."""
+        """Trade an entry's remainder with the system operator at the grid
+        price, if that price is within the entry's limit (and, when the
+        operator buys, if it can pay). Otherwise the remainder is left."""
         if order.owner == self.operator:
             return
         energy = order.remaining
