@@ -43,6 +43,7 @@ def _keygen(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from sawgrid.clients.market_cli import add_parsers as add_market
     from sawgrid.devnet.cli import add_parser as add_devnet
+    from sawgrid.par_engine.cli import add_parsers as add_par
     from sawgrid.processors.cli import add_parser as add_tp
 
     parser = argparse.ArgumentParser(
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tp(sub)
     _keygen_parser(sub)
     add_market(sub)
+    add_par(sub)
     for command in sub.choices.values():
         # global options work after the command too: `sawgrid keygen --key-dir D alice`
         _add_global_options(command, defaults=False)
