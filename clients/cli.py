@@ -43,6 +43,7 @@ def _keygen(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from sawgrid.clients.market_cli import add_parsers as add_market
     from sawgrid.devnet.cli import add_parser as add_devnet
+    from sawgrid.clients.simulation.cli import add_parser as add_simulate
     from sawgrid.par_engine.cli import add_parsers as add_par
     from sawgrid.processors.cli import add_parser as add_tp
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _keygen_parser(sub)
     add_market(sub)
     add_par(sub)
+    add_simulate(sub)
     for command in sub.choices.values():
         # global options work after the command too: `sawgrid keygen --key-dir D alice`
         _add_global_options(command, defaults=False)
@@ -81,7 +83,9 @@ def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(raw)
+    args.url_given = any(a == "--url" or a.startswith("--url=") for a in raw) or "SAWGRID_URL" in os.environ
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

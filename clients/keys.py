@@ -58,11 +58,16 @@ def key_paths(name: str, key_dir: Path | None = None) -> tuple[Path, Path]:
 
 def generate(name: str, key_dir: Path | None = None, force: bool = False) -> tuple[Path, Path]:
     """Write a new key pair NAME.priv / NAME.pub; refuses to overwrite unless `force`."""
+    return save(name, new_private_key(), key_dir, force)
+
+
+def save(name: str, private_key: Secp256k1PrivateKey, key_dir: Path | None = None,
+         force: bool = False) -> tuple[Path, Path]:
+    """Write `private_key` as NAME.priv / NAME.pub; refuses to overwrite unless `force`."""
     priv_path, pub_path = key_paths(name, key_dir)
     if not force and (priv_path.exists() or pub_path.exists()):
         raise KeyFileError(f"key files for {name!r} already exist in {priv_path.parent} (use --force to replace)")
     priv_path.parent.mkdir(parents=True, exist_ok=True)
-    private_key = new_private_key()
     public_hex = _CONTEXT.get_public_key(private_key).as_hex()
     fd = os.open(priv_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     with os.fdopen(fd, "w") as handle:

@@ -1,0 +1,1 @@
+"""sawgrid simulate: the paper's one-week experiment"""
