@@ -18,9 +18,9 @@ from typing import Callable, Sequence
 from sawgrid.devnet.component import ComponentServer, ProcessorGone
 from sawgrid.devnet.context import ExecutionContext
 from sawgrid.devnet.ledger_api import InvalidTxn
+from sawgrid.processors.receipts import transaction_receipt
 from sawgrid.protos.sawtooth import (
     Batch,
-    StateChange,
     TransactionHeader,
     TransactionReceipt,
     processor_pb2,
@@ -104,7 +104,7 @@ class Executor:
             status = response.status
             if status == processor_pb2.TpProcessResponse.OK:
                 batch_writes.update(context.writes)
-                receipts.append(_receipt(txn.header_signature, context))
+                receipts.append(transaction_receipt(txn.header_signature, context.writes, context.events, context.receipt_data))
             elif status == processor_pb2.TpProcessResponse.INVALID_TRANSACTION:
                 return BatchOutcome(
                     INVALID,
@@ -115,19 +115,3 @@ class Executor:
                             txn.header_signature[:16], response.message)
                 return BatchOutcome(DEFERRED, reason=f"internal error: {response.message}")
         return BatchOutcome(VALID, writes=batch_writes, receipts=receipts)
-
-
-def _receipt(txn_id: str, context: ExecutionContext) -> TransactionReceipt:
-    changes = []
-    for address in sorted(context.writes):
-        data = context.writes[address]
-        if data is None:
-            changes.append(StateChange(address=address, type=StateChange.DELETE))
-        else:
-            changes.append(StateChange(address=address, value=data, type=StateChange.SET))
-    return TransactionReceipt(
-        transaction_id=txn_id,
-        state_changes=changes,
-        events=context.events,
-        data=context.receipt_data,
-    )

@@ -54,11 +54,11 @@ sdk_compat.install()
 
 from sawtooth_sdk.processor.exceptions import AuthorizationException, InvalidTransaction  # noqa: E402
 
+from sawgrid.processors.receipts import transaction_receipt  # noqa: E402
 from sawgrid.protos.sawtooth import (  # noqa: E402
     Batch,
     BatchHeader,
     Event,
-    StateChange,
     Transaction,
     TransactionHeader,
     TransactionReceipt,
@@ -255,25 +255,13 @@ class InProcessLedger:
                 return BatchResult(False, invalid_message=str(err), invalid_transaction=txn.header_signature,
                                    extended_data=getattr(err, "extended_data", None) or b"")
             batch_writes.update(context.writes)
-            receipts.append(_receipt(txn.header_signature, context))
+            receipts.append(transaction_receipt(txn.header_signature, context.writes, context.events, context.receipt_data))
         for address, data in batch_writes.items():
             if data is _DELETED:
                 state.pop(address, None)
             else:
                 state[address] = data
         return BatchResult(True, receipts=receipts, writes=batch_writes)
-
-
-def _receipt(txn_id: str, context: InProcessContext) -> TransactionReceipt:
-    changes = []
-    for address in sorted(context.writes):
-        data = context.writes[address]
-        if data is None:
-            changes.append(StateChange(address=address, type=StateChange.DELETE))
-        else:
-            changes.append(StateChange(address=address, value=data, type=StateChange.SET))
-    return TransactionReceipt(transaction_id=txn_id, state_changes=changes,
-                              events=context.events, data=context.receipt_data)
 
 
 def _check_batch(batch: Batch) -> None:
