@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 from sawgrid.clients.cli_support import command
@@ -52,8 +53,8 @@ def _run(args: argparse.Namespace) -> int:
         from sawgrid.devnet.process import DevnetProcess
 
         chain = out / "chain"
-        if chain.exists():
-            raise SawgridError(f"{chain} exists from an earlier run: choose another --out or remove it")
+        if chain.exists():  # the previous run's throw-away ledger: a rerun starts afresh
+            shutil.rmtree(chain)
         keys.save("operator", private_key_for(args.seed, "operator"), out / "keys", force=True)
         with DevnetProcess(data_dir=chain / "data", key_dir=out / "keys", log_path=out / "devnet.log") as net:
             sim = Simulation(dataset, config, RestClient(net.url), signer_for(args.seed, "operator"),
