@@ -1,7 +1,7 @@
 """The market commands of `sawgrid`: participants, operators, trading, reading.
 
     sawgrid participant register|approve|show|list
-    sawgrid operator fund|prices|add|remove|wire-fee|close
+    sawgrid operator init|fund|prices|add|remove|wire-fee|close
     sawgrid role | offer | order | cancel | book | trades | balance
 
 Amounts are typed as users think of them (kWh, EUR, EUR/kWh, ISO dates) and
@@ -83,6 +83,25 @@ def _participant_list(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 # operator ...
 # --------------------------------------------------------------------------
+def _operator_init(args: argparse.Namespace) -> int:
+    """Initialise the market once; on a chain the same key already
+    initialised, succeed without submitting (safe to re-run)."""
+    s = Session(args)
+    fee = market.price_to_ueur_per_kwh(args.wire_fee, "--wire-fee")
+    config = s.reader.config()
+    if config is not None:
+        if config.system_operator != s.public_key:
+            raise SawgridError(f"the market is already initialised; its system operator is {config.system_operator}")
+        return s.emit({**market.config_json(config), "initialised": False},
+                      f"the market is already initialised with {s.public_key} as its system operator; "
+                      f"nothing to do (wire fee {market.format_price(config.wire_fee)})")
+    s.submit(market.init(fee))
+    config = s.reader.config() or pb.Config(operators=[s.public_key], system_operator=s.public_key, wire_fee=fee)
+    return s.emit({**market.config_json(config), "initialised": True},
+                  f"market initialised: {s.public_key} is its system operator; "
+                  f"wire fee {market.format_price(config.wire_fee)}")
+
+
 def _operator_fund(args: argparse.Namespace) -> int:
     s = Session(args)
     public_key = s.public_key_arg(args.public_key)
@@ -287,7 +306,15 @@ def _participant_parsers(subparsers) -> None:
 
 
 def _operator_parsers(subparsers) -> None:
-    commands = group(subparsers, "operator", "operator actions: funding, grid prices, operators, closing hours")
+    commands = group(subparsers, "operator",
+                     "operator actions: initialising, funding, grid prices, operators, closing hours")
+    p = command(commands, "init", _operator_init, "initialise the market; your key becomes its system operator",
+                 "Initialise the market on a new chain: the signing key becomes its first operator and its "
+                 "system operator. Once per chain: on a chain this key already initialised it changes "
+                 "nothing and succeeds; on one another key initialised it fails.",
+                 "sawgrid --key operator operator init --wire-fee 0.01", uses_key=True)
+    p.add_argument("--wire-fee", default="0.01", metavar="EUR_PER_KWH",
+                   help="wire fee on P2P energy, EUR/kWh (default: 0.01, as on devnet)")
     p = command(commands, "fund", _operator_fund, "add euros to a participant's wallet",
                  "Add money to a registered participant's wallet (the only way money enters the market).",
                  "sawgrid --key operator operator fund 02ab...ef 100.00", uses_key=True)

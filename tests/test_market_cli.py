@@ -184,6 +184,50 @@ def test_operator_commands(cli):
     assert "already registered" in cli.fails("alice", "participant", "register")
 
 
+def test_operator_init_is_once_per_chain(cli):
+    """Devnet's genesis made `operator` the system operator: init by that key
+    again changes nothing and succeeds (safe to re-run); by another key it fails."""
+    operator = cli.public_key("operator")
+    doc = cli.json("operator", "operator", "init", "--wire-fee", "0.05")
+    assert doc["initialised"] is False and doc["system_operator"] == operator
+    assert doc["wire_fee_ueur_per_kwh"] == market.MarketReader(RestClient(cli.url)).config().wire_fee != 50_000
+    assert "nothing to do" in cli.ok("operator", "operator", "init")
+    cli.ok("operator", "keygen", "mallory")
+    error = cli.fails("mallory", "operator", "init")
+    assert f"the market is already initialised; its system operator is {operator}" in error
+
+
+def test_operator_init_on_a_new_chain(tmp_path, monkeypatch, capsys):
+    """On a chain without a market, init makes the signer its system operator
+    (the market handler in process behind the REST client's interface)."""
+    from sawgrid.clients import cli_support
+    from sawgrid.clients.cli import main
+    from sawgrid.clients.simulation.fastchain import InProcessRest
+
+    chain = InProcessRest()
+    monkeypatch.setattr(cli_support, "RestClient", lambda url: chain)
+    key_dir = tmp_path / "keys"
+    keys.generate("op", key_dir)
+    keys.generate("eve", key_dir)
+    op = keys.public_key_of("op", key_dir)
+
+    def run(key: str, *args: str) -> tuple[int, str, str]:
+        code = main(["--key-dir", str(key_dir), "--key", key, *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = run("op", "operator", "init", "--wire-fee", "0.02", "--json")
+    assert code == 0
+    assert json.loads(out) == {"operators": [op], "system_operator": op, "wire_fee_ueur_per_kwh": 20_000,
+                               "initialised": True}
+    code, out, _ = run("op", "operator", "init", "--json")
+    assert code == 0 and json.loads(out)["initialised"] is False
+    assert json.loads(out)["wire_fee_ueur_per_kwh"] == 20_000
+    code, _, err = run("eve", "operator", "init")
+    assert code == 1 and f"already initialised; its system operator is {op}" in err
+    assert market.participant_json(market.MarketReader(chain).participant(op))["status"] == "approved"
+
+
 def test_input_errors_are_one_line(tmp_path):
     """Bad input is refused before any network access: one line, no traceback."""
     cli = Cli("http://127.0.0.1:9", tmp_path / "keys")
@@ -209,7 +253,7 @@ def test_input_errors_are_one_line(tmp_path):
 def test_every_command_has_help_with_an_example(tmp_path):
     cli = Cli("http://127.0.0.1:9", tmp_path)
     commands = [("participant", "register"), ("participant", "approve"), ("participant", "show"),
-                ("participant", "list"), ("operator", "fund"), ("operator", "prices"), ("operator", "add"),
+                ("participant", "list"), ("operator", "init"), ("operator", "fund"), ("operator", "prices"), ("operator", "add"),
                 ("operator", "remove"), ("operator", "wire-fee"), ("operator", "close"), ("role",),
                 ("offer",), ("order",), ("cancel",), ("book",), ("trades",), ("balance",)]
     for command in commands:

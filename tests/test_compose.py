@@ -1,0 +1,683 @@
+"""The production network (docker-compose.yaml, docker/), checked statically.
+
+No container registry or Docker engine is reachable here, so the network is
+never started. Instead:
+
+* the compose files are parsed (with compose's `$` interpolation) and their
+  invariants asserted: four nodes, each running every processor against its
+  own validator; pinned images; named volumes; healthchecks; restart
+  policies; full-mesh static peering;
+* the shell scripts of the services run here against stub `sawadm`, `sawset`,
+  `sawtooth-validator` and `sawgrid` commands, in a sandbox where each named
+  volume is a folder: genesis waits for every validator's key, writes the
+  PBFT settings once, and a restart redoes nothing;
+* every `sawgrid ...` command line the services run is parsed by sawgrid's own
+  argument parser, so the commands are real;
+* the Dockerfile's stages are read: slim, non-root, `sawgrid` entry point,
+  installed from pyproject.toml;
+* `docker compose config` runs when a compose-capable docker client exists.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sawgrid.clients import cli as sawgrid_cli
+from sawgrid.clients import market_cli
+from sawgrid.clients.cli import build_parser
+from sawgrid.clients.simulation import cli as simulate_cli
+from sawgrid.par_engine import cli as par_cli
+from sawgrid.par_engine.cron import Cron
+from sawgrid.processors import cli as tp_cli
+from sawgrid.processors.run import FAMILIES, handler_for
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yaml"
+PROCESSORS = ROOT / "docker" / "compose.processors.yaml"
+CLIENTS = ROOT / "docker" / "compose.clients.yaml"
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+NODES = range(4)
+SAWTOOTH_IMAGES = {
+    "validator": "hyperledger/sawtooth-validator",
+    "pbft": "hyperledger/sawtooth-pbft-engine",
+    "settings-tp": "hyperledger/sawtooth-settings-tp",
+    "rest-api": "hyperledger/sawtooth-rest-api",
+}
+SAWGRID_IMAGE = f"sawgrid:{PYPROJECT['project']['version']}"
+ONE_SHOT = {"market-init", "meters"}
+MOVING_TAGS = {"latest", "chime", "nightly", "bumper", "stable"}
+# what someone running the client/processor files would export
+EXAMPLE_ENV = {"REST_URL": "http://node0.example.org:8008", "SAWGRID_KEYS": "/srv/sawgrid/keys",
+               "VALIDATOR": "tcp://node1.example.org:4004"}
+
+
+# --------------------------------------------------------------------------
+# Loading, as compose does
+# --------------------------------------------------------------------------
+_DOLLAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+                     r"|\$(?P<bare>[A-Za-z_]\w*)|\$")
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation of one string: `$$` is a literal `$`;
+    ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}.
+    An unset variable without a default is an error here (compose would
+    substitute an empty string with a warning)."""
+    def sub(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("name") or match.group("bare")
+        if name is None:
+            raise AssertionError(f"a lone '$' in {text!r}: write '$$' for a literal dollar")
+        op, arg, value = match.group("op"), match.group("arg"), env.get(name)
+        missing = value is None or (op is not None and op.startswith(":") and value == "")
+        if op in (":-", "-"):
+            return arg if missing else value
+        if missing:
+            raise KeyError(f"${{{name}}} is not set" + (f": {arg}" if arg else ""))
+        return value
+
+    return _DOLLAR.sub(sub, text)
+
+
+def _walk(node, env):
+    if isinstance(node, str):
+        return interpolate(node, env)
+    if isinstance(node, list):
+        return [_walk(item, env) for item in node]
+    if isinstance(node, dict):
+        return {key: _walk(value, env) for key, value in node.items()}
+    return node
+
+
+def load(path: Path, env: dict[str, str] | None = None) -> dict:
+    return _walk(yaml.safe_load(path.read_text()), env or {})
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return load(COMPOSE)
+
+
+FILES = [COMPOSE, PROCESSORS, CLIENTS]
+every_file = pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])
+
+
+def load_file(path: Path) -> dict:
+    """A compose file as `docker compose` reads it; the files for an existing
+    network with the variables their header asks for."""
+    return load(path) if path == COMPOSE else load(path, EXAMPLE_ENV)
+
+
+def is_sawgrid(service: dict) -> bool:
+    return service.get("image", "").split(":")[0] == "sawgrid"
+
+
+def as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+
+
+def argv(service: dict) -> list[str]:
+    """What the container runs: entrypoint + command (the Sawgrid image's
+    entry point is `sawgrid`; Sawtooth's images have none)."""
+    entrypoint = service.get("entrypoint")
+    if entrypoint is None:
+        entrypoint = ["sawgrid"] if is_sawgrid(service) else []
+    return as_list(entrypoint) + as_list(service.get("command"))
+
+
+def option(args: list[str], flag: str) -> list[str]:
+    """Every value given to `flag` (as `flag VALUE` or `flag=VALUE`)."""
+    values = []
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            values.append(args[i + 1])
+        elif arg.startswith(flag + "="):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
+def depends_on(service: dict) -> dict[str, str]:
+    deps = service.get("depends_on", {})
+    if isinstance(deps, list):
+        return {name: "service_started" for name in deps}
+    return {name: spec.get("condition", "service_started") for name, spec in deps.items()}
+
+
+def parse_sawgrid(args: list[str]):
+    """`sawgrid ARGS` through sawgrid's own parser; fails the test if argparse refuses."""
+    assert args and args[0] == "sawgrid", args
+    try:
+        parsed = build_parser().parse_args(args[1:])
+    except SystemExit as exit_:
+        pytest.fail(f"`{shlex.join(args)}` does not parse (argparse exit {exit_.code})")
+    assert hasattr(parsed, "func"), f"`{shlex.join(args)}` names no command"
+    return parsed
+
+
+def expected_families() -> set[tuple[str, str]]:
+    """sawtooth_settings plus every family `sawgrid tp` serves, at every version."""
+    served = {(handler_for(name).FAMILY.name, version)
+              for name in FAMILIES for version in handler_for(name).FAMILY.versions}
+    return {("sawtooth_settings", "1.0")} | served
+
+
+# --------------------------------------------------------------------------
+# Running the services' shell scripts against stub commands
+# --------------------------------------------------------------------------
+STUB = r'''#!{python}
+"""Stub of a command the compose scripts run: records its argv, fakes its files."""
+import json, os, secrets, sys
+from pathlib import Path
+
+name, args = Path(sys.argv[0]).name, sys.argv[1:]
+with open(os.environ["STUB_CALLS"], "a") as calls:
+    calls.write(json.dumps([name, *args]) + "\n")
+
+def value(flag):
+    return args[args.index(flag) + 1] if flag in args else None
+
+if name == "sawadm" and args[:1] == ["keygen"]:
+    keys = Path(os.environ["STUB_VALIDATOR_KEYS"])
+    for suffix in ("priv", "pub"):
+        assert not (keys / f"validator.{suffix}").exists(), "sawadm keygen would refuse: key exists"
+    (keys / "validator.priv").write_text(secrets.token_hex(32) + "\n")
+    (keys / "validator.pub").write_text("02" + secrets.token_hex(32) + "\n")
+elif name == "sawadm" and args[:1] == ["genesis"]:
+    target = Path(os.environ["STUB_VALIDATOR_DATA"]) / "genesis.batch"
+    assert not target.exists(), "sawadm genesis would refuse: genesis.batch exists"
+    for batch in args[1:]:
+        assert Path(batch).is_file(), f"missing input batch {batch}"
+    target.write_bytes(b"genesis")
+elif name == "sawset":
+    out = Path(value("-o"))
+    assert not out.exists(), f"{out} written twice"
+    out.write_bytes(b"batch")
+elif name == "sawgrid" and args[:1] == ["keygen"]:
+    keys = Path(value("--key-dir") or os.environ["SAWGRID_KEY_DIR"])
+    keys.mkdir(parents=True, exist_ok=True)
+    (keys / f"{args[1]}.priv").write_text(secrets.token_hex(32) + "\n")
+    (keys / f"{args[1]}.pub").write_text("03" + secrets.token_hex(32) + "\n")
+sys.exit(0)
+'''
+STUBBED = ("sawadm", "sawset", "sawtooth-validator", "sawgrid")
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/-])/(?:etc|var|srv|opt|home|root|data)(?:/[\w.@-]+)*")
+
+
+def mounts(service: dict) -> dict[str, str]:
+    """container path -> volume source (a named volume or a host path)."""
+    found = {}
+    for spec in service.get("volumes", []):
+        source, target, *_mode = spec.split(":")
+        found[target] = source
+    return found
+
+
+class Sandbox:
+    """Runs a service's `sh -c`/`bash -c` script here: each volume is a folder
+    under `root`, shared by every service that mounts it, as in Docker."""
+
+    def __init__(self, root: Path, doc: dict) -> None:
+        self.root, self.doc = root, doc
+        self.bin = root / "bin"
+        self.bin.mkdir(parents=True)
+        for name in STUBBED:
+            path = self.bin / name
+            path.write_text(STUB.replace("{python}", sys.executable))
+            path.chmod(0o755)
+        self.calls = root / "calls.jsonl"
+
+    def folder(self, source: str, target: str, image_dirs: list[str]) -> Path:
+        """The volume's folder; a new named volume starts as a copy of what the
+        image has at the mount point (Docker copies it on first mount)."""
+        folder = self.root / "volumes" / re.sub(r"[^\w.-]", "_", source.strip("/"))
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            if not source.startswith("/"):
+                for directory in image_dirs:
+                    if directory.startswith(target + "/"):
+                        (folder / directory[len(target) + 1:]).mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def paths(self, name: str) -> dict[str, Path]:
+        service = self.doc["services"][name]
+        image_dirs = sawgrid_image_dirs() if is_sawgrid(service) else []
+        return {target: self.folder(source, target, image_dirs) for target, source in mounts(service).items()}
+
+    def script(self, name: str) -> list[str]:
+        args = argv(self.doc["services"][name])
+        assert args[:2] in (["bash", "-c"], ["/bin/sh", "-c"]) and len(args) == 3, args
+        return args
+
+    def run(self, name: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+        service = self.doc["services"][name]
+        shell, flag, script = self.script(name)
+        paths = self.paths(name)
+        for target in sorted(paths, key=len, reverse=True):  # /var/lib/sawtooth-pubkeys before /var/lib/sawtooth
+            script = script.replace(target, str(paths[target]))
+        env = {"PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}", "STUB_CALLS": str(self.calls),
+               "STUB_VALIDATOR_KEYS": str(paths.get("/etc/sawtooth/keys", "")),
+               "STUB_VALIDATOR_DATA": str(paths.get("/var/lib/sawtooth", "")),
+               **{k: str(v) for k, v in (service.get("environment") or {}).items()}}
+        self.calls.write_text("")
+        try:
+            result = subprocess.run([shutil.which(shell), flag, script], env=env, capture_output=True,
+                                    text=True, timeout=timeout)
+        finally:
+            self.last_calls = [json.loads(line) for line in self.calls.read_text().splitlines()]
+        return result, self.last_calls
+
+
+def sawgrid_image_dirs() -> list[str]:
+    """Folders the Sawgrid image's final stage creates (`mkdir -p ...`)."""
+    final = dockerfile_stages()[-1]["lines"]
+    return [path for line in final for command in re.findall(r"mkdir -p ([^&;]+)", line)
+            for path in command.split() if path.startswith("/")]
+
+
+def scripted(doc: dict) -> list[str]:
+    return [name for name, s in doc["services"].items() if argv(s)[:2] in (["bash", "-c"], ["/bin/sh", "-c"])]
+
+
+def sawgrid_command_lines(doc: dict, tmp_path: Path) -> dict[str, list[list[str]]]:
+    """Every `sawgrid` argv each Sawgrid service runs: its exec-form command, or
+    what its script calls (recorded by the stub on a first run)."""
+    lines: dict[str, list[list[str]]] = {}
+    box = Sandbox(tmp_path, doc)
+    for name, service in doc["services"].items():
+        if not is_sawgrid(service):
+            continue
+        if name in scripted(doc):
+            result, calls = box.run(name)
+            assert result.returncode == 0, (name, result.stderr)
+            lines[name] = [call for call in calls if call[0] == "sawgrid"]
+        else:
+            lines[name] = [argv(service)]
+        assert lines[name], f"{name} runs no sawgrid command"
+    return lines
+
+
+# --------------------------------------------------------------------------
+# The nodes
+# --------------------------------------------------------------------------
+def test_four_nodes_each_with_the_whole_sawtooth_stack(compose):
+    services = compose["services"]
+    validators = sorted(name for name in services if name.startswith("validator-"))
+    assert validators == [f"validator-{n}" for n in NODES]
+    for kind in SAWTOOTH_IMAGES:
+        assert sorted(name for name in services if re.fullmatch(rf"{kind}-\d+", name)) == \
+            [f"{kind}-{n}" for n in NODES]
+
+
+def test_sawtooth_images_are_pinned_and_identical_on_every_node(compose):
+    tags = {}
+    for kind, repository in SAWTOOTH_IMAGES.items():
+        images = {compose["services"][f"{kind}-{n}"]["image"] for n in NODES}
+        assert len(images) == 1, f"{kind} differs between nodes: {images}"
+        name, _, tag = images.pop().rpartition(":")
+        assert name == repository
+        assert re.fullmatch(r"\d+\.\d+\.\d+", tag), f"{kind}: pin an exact version, not {tag!r}"
+        tags[kind] = tag
+    # Sawtooth 1.2 core components share one release; the PBFT engine has its own (1.0.x)
+    assert tags["validator"] == tags["settings-tp"] == tags["rest-api"]
+    assert tags["validator"].startswith("1.2.") and tags["pbft"].startswith("1.0.")
+
+
+@every_file
+def test_every_image_is_pinned(path):
+    doc = load_file(path)
+    for name, service in doc["services"].items():
+        image = service.get("image")
+        assert image, f"{path.name}: {name} has no image"
+        repository, sep, tag = image.rpartition(":")
+        assert sep and "/" not in tag and tag not in MOVING_TAGS, f"{path.name}: {name} uses {image!r}"
+        if is_sawgrid(service):
+            assert image == SAWGRID_IMAGE, f"{name}: the Sawgrid image is tagged with the package version"
+            assert (Path(path).parent / service["build"]["context"]).resolve() == ROOT
+            assert (ROOT / service["build"]["dockerfile"]).resolve() == DOCKERFILE
+
+
+def test_every_node_runs_every_sawgrid_processor_against_its_own_validator(compose):
+    services = compose["services"]
+    tp_services = {name: s for name, s in services.items()
+                   if argv(s)[:1] == ["sawgrid"] and parse_sawgrid(argv(s)).func is tp_cli.run_command}
+    assert sorted(tp_services) == [f"sawgrid-tp-{n}" for n in NODES]
+    for n in NODES:
+        service = services[f"sawgrid-tp-{n}"]
+        parsed = parse_sawgrid(argv(service))
+        assert parsed.connect == f"tcp://validator-{n}:4004"
+        assert parsed.families in ([], list(FAMILIES)) or sorted(parsed.families) == sorted(FAMILIES)
+        assert f"validator-{n}" in depends_on(service)
+        assert service["restart"] == "unless-stopped"
+
+
+def test_engine_settings_and_rest_api_point_at_their_own_validator(compose):
+    services = compose["services"]
+    for n in NODES:
+        pbft = argv(services[f"pbft-{n}"])
+        assert pbft[0] == "pbft-engine" and option(pbft, "--connect") == [f"tcp://validator-{n}:5050"]
+        settings = argv(services[f"settings-tp-{n}"])
+        assert settings[0] == "settings-tp" and option(settings, "-C") == [f"tcp://validator-{n}:4004"]
+        rest = argv(services[f"rest-api-{n}"])
+        assert rest[0] == "sawtooth-rest-api"
+        assert option(rest, "--connect") == [f"tcp://validator-{n}:4004"]
+        assert option(rest, "--bind") == [f"rest-api-{n}:8008"]
+        for kind in ("pbft", "settings-tp", "rest-api"):
+            assert f"validator-{n}" in depends_on(services[f"{kind}-{n}"]), f"{kind}-{n}"
+
+
+@pytest.fixture(scope="module")
+def started_validators(tmp_path_factory, compose) -> tuple[Sandbox, dict[int, list[list[str]]]]:
+    """All four validator scripts run once (1..3 first, as validator-0 waits
+    for their keys): the calls each made."""
+    box = Sandbox(tmp_path_factory.mktemp("network"), compose)
+    calls = {}
+    for n in (1, 2, 3, 0):
+        result, calls[n] = box.run(f"validator-{n}")
+        assert result.returncode == 0, result.stderr
+    return box, calls
+
+
+def test_static_full_mesh_peering(started_validators, compose):
+    _box, calls = started_validators
+    for n in NODES:
+        validator = calls[n][-1]
+        assert validator[0] == "sawtooth-validator", "the script ends by exec'ing the validator"
+        assert option(validator, "--peering") == ["static"]
+        peers = {peer for value in option(validator, "--peers") for peer in value.split(",")}
+        assert peers == {f"tcp://validator-{m}:8800" for m in NODES if m != n}, f"validator-{n}"
+        assert option(validator, "--endpoint") == [f"tcp://validator-{n}:8800"]
+        assert set(option(validator, "--bind")) == {
+            "component:tcp://eth0:4004", "consensus:tcp://eth0:5050", "network:tcp://eth0:8800"}
+        assert {"4004", "5050", "8800"} <= {str(p) for p in compose["services"][f"validator-{n}"]["expose"]}
+
+
+def test_genesis_collects_every_validator_key_and_sets_pbft(started_validators):
+    box, calls = started_validators
+    for n in (1, 2, 3):
+        assert [call[0] for call in calls[n]] == ["sawadm", "sawtooth-validator"], "no genesis on other nodes"
+    assert [call[:2] for call in calls[0]] == [
+        ["sawadm", "keygen"], ["sawset", "genesis"], ["sawset", "proposal"], ["sawadm", "genesis"],
+        ["sawtooth-validator", "-vv"]]
+    published = {}
+    for n in NODES:
+        own = (box.paths(f"validator-{n}")["/etc/sawtooth/keys"] / "validator.pub").read_text().strip()
+        shared = box.paths(f"validator-{n}")["/var/lib/sawtooth-pubkeys"] / f"validator-{n}.pub"
+        assert shared.read_text().strip() == own
+        published[n] = own
+    assert len(set(published.values())) == 4
+
+    proposal = calls[0][2]
+    settings = dict(arg.split("=", 1) for arg in proposal if arg.startswith("sawtooth."))
+    assert settings["sawtooth.consensus.algorithm.name"] == "pbft"
+    assert settings["sawtooth.consensus.algorithm.version"] == "1.0"
+    members = json.loads(settings["sawtooth.consensus.pbft.members"])
+    assert sorted(members) == sorted(published.values()), "every validator is a PBFT member"
+    families = json.loads(settings["sawtooth.validator.transaction_families"])
+    assert all(set(f) == {"family", "version"} for f in families)
+    assert {(f["family"], f["version"]) for f in families} == expected_families()
+
+    keys0 = box.paths("validator-0")["/etc/sawtooth/keys"]
+    for call in calls[0][1:3]:
+        assert option(call, "-k") == [str(keys0 / "validator.priv")]
+    data0 = box.paths("validator-0")["/var/lib/sawtooth"]
+    assert calls[0][3][2:] == [option(calls[0][1], "-o")[0], option(calls[0][2], "-o")[0]]
+    assert all(Path(batch).parent.parent == data0 for batch in calls[0][3][2:]), "batches kept with the chain"
+
+
+def test_genesis_waits_for_all_keys_and_is_never_redone(tmp_path, compose):
+    box = Sandbox(tmp_path, compose)
+    with pytest.raises(subprocess.TimeoutExpired):
+        box.run("validator-0", timeout=5)   # alone: it waits for the other three keys
+    assert [call[:2] for call in box.last_calls] == [["sawadm", "keygen"]]
+    for n in (1, 2, 3):
+        box.run(f"validator-{n}")
+    result, calls = box.run("validator-0")
+    assert result.returncode == 0, result.stderr
+    assert [c[:2] for c in calls][:3] == [["sawset", "genesis"], ["sawset", "proposal"], ["sawadm", "genesis"]]
+
+    # a restart (or `down` then `up`: the volumes stay) redoes nothing
+    for name in [f"validator-{n}" for n in NODES]:
+        result, calls = box.run(name)
+        assert result.returncode == 0, result.stderr
+        assert [call[0] for call in calls] == ["sawtooth-validator"], name
+
+    # a crash between `sawadm genesis` and the marker: every step is guarded on its own
+    data0 = box.paths("validator-0")["/var/lib/sawtooth"]
+    (data0 / "sawgrid-genesis" / "done").unlink()
+    result, calls = box.run("validator-0")
+    assert result.returncode == 0, result.stderr
+    assert [call[0] for call in calls] == ["sawtooth-validator"]
+    assert (data0 / "sawgrid-genesis" / "done").exists()
+
+
+def test_genesis_steps_are_guarded_in_the_script_text(compose):
+    script = argv(compose["services"]["validator-0"])[2]
+    assert "if [ ! -f /etc/sawtooth/keys/validator.priv ]" in script                 # keygen
+    assert "if [ ! -f $G/done ]" in script                                          # the whole genesis
+    assert "if [ ! -f $G/config-genesis.batch ]" in script                          # sawset genesis
+    assert "if [ ! -f $G/config-consensus.batch ]" in script                        # sawset proposal
+    assert "if [ ! -f /var/lib/sawtooth/genesis.batch ]" in script                  # sawadm genesis
+    init = argv(compose["services"]["market-init"])[2]
+    assert "if [ ! -f /var/lib/sawgrid/keys/operator.priv ]" in init                 # operator key
+    assert "if [ ! -f /var/lib/sawgrid/market-init.done ]" in init                   # operator init
+
+
+@every_file
+def test_scripts_keep_state_only_in_volumes(path):
+    doc = load_file(path)
+    """Whatever a script writes and reads back lives in a mounted volume, so it
+    survives `docker compose down` / `up` (and only `down -v` resets it)."""
+    for name in scripted(doc):
+        script = argv(doc["services"][name])[2]
+        targets = mounts(doc["services"][name])
+        for found in ABSOLUTE_PATH.findall(script):
+            assert any(found == t or found.startswith(t + "/") for t in targets), \
+                f"{path.name}: {name} uses {found}, outside its volumes {sorted(targets)}"
+
+
+# --------------------------------------------------------------------------
+# Sawgrid's services
+# --------------------------------------------------------------------------
+def test_market_init_makes_the_operator_key_the_market_operator_once(tmp_path, compose):
+    box = Sandbox(tmp_path, compose)
+    keys = box.paths("market-init")["/var/lib/sawgrid"] / "keys"
+    result, calls = box.run("market-init")
+    assert result.returncode == 0, result.stderr
+    keygen, init = calls
+    assert parse_sawgrid(keygen).func is sawgrid_cli._keygen and keygen[2] == "operator"
+    parsed = parse_sawgrid(init)
+    assert parsed.func is market_cli._operator_init
+    assert (parsed.url, parsed.key, parsed.key_dir) == ("http://rest-api-0:8008", "operator", keys)
+    assert (keys / "operator.priv").exists()
+    result, calls = box.run("market-init")   # restarted: nothing again
+    assert result.returncode == 0 and calls == []
+
+    # the services that sign as operator use that key, from the same volume
+    for name in ("par-engine", "meters"):
+        assert mounts(compose["services"][name])["/var/lib/sawgrid"] == \
+            mounts(compose["services"]["market-init"])["/var/lib/sawgrid"] == "sawgrid-data"
+
+
+def test_meters_run_once_per_chain(tmp_path, compose):
+    box = Sandbox(tmp_path, compose)
+    result, calls = box.run("meters")
+    assert result.returncode == 0, result.stderr
+    [simulate] = calls
+    parsed = parse_sawgrid(simulate)
+    assert parsed.func is simulate_cli._run and not parsed.fast, "meters go through the network, not --fast"
+    assert parsed.url == "http://rest-api-0:8008" and parsed.key == "operator"
+    assert parsed.out.parent == box.paths("meters")["/var/lib/sawgrid"] / "results"
+    result, calls = box.run("meters")
+    assert result.returncode == 0 and calls == [] and "already ran" in result.stdout
+    done = next((box.paths("meters")["/var/lib/sawgrid"] / "results").glob("*.done"))
+    done.unlink()     # started, never finished: a rerun would meet closed hours, so it refuses
+    result, calls = box.run("meters")
+    assert result.returncode == 1 and calls == [] and "down -v" in result.stderr
+
+
+def test_par_engine_serves_on_its_published_port(compose):
+    service = compose["services"]["par-engine"]
+    parsed = parse_sawgrid(argv(service))
+    assert parsed.func is par_cli._serve
+    assert Cron.parse(parsed.cron).expression == "0 23 * * *"
+    assert parsed.api == ("0.0.0.0", 8090) and "8090:8090" in service["ports"]
+    assert (parsed.url, parsed.key) == ("http://rest-api-0:8008", "operator")
+    assert parsed.key_dir == Path("/var/lib/sawgrid/keys")
+
+
+@every_file
+def test_every_sawgrid_command_line_parses(path, tmp_path):
+    for _name, lines in sawgrid_command_lines(load_file(path), tmp_path).items():
+        for line in lines:
+            parse_sawgrid(line)
+
+
+def test_client_and_processor_files_take_their_endpoints_from_the_environment():
+    processors = load(PROCESSORS, EXAMPLE_ENV)
+    [tp] = processors["services"].values()
+    assert parse_sawgrid(argv(tp)).connect == EXAMPLE_ENV["VALIDATOR"]
+    with pytest.raises(KeyError, match="VALIDATOR"):
+        load(PROCESSORS, {})
+    clients = load(CLIENTS, EXAMPLE_ENV)
+    assert parse_sawgrid(argv(clients["services"]["par-engine"])).url == EXAMPLE_ENV["REST_URL"]
+    assert clients["services"]["meters"]["environment"]["REST_URL"] == EXAMPLE_ENV["REST_URL"]
+    assert clients["services"]["market-init"]["profiles"] == ["init"]
+    with pytest.raises(KeyError, match="REST_URL"):
+        load(CLIENTS, {"SAWGRID_KEYS": "/k"})
+
+
+# --------------------------------------------------------------------------
+# Volumes, health, restarts, ports
+# --------------------------------------------------------------------------
+def test_named_volumes_keep_chain_data_and_keys(compose):
+    declared = set(compose["volumes"])
+    data, keys = set(), set()
+    for n in NODES:
+        volumes = mounts(compose["services"][f"validator-{n}"])
+        data.add(volumes["/var/lib/sawtooth"])
+        keys.add(volumes["/etc/sawtooth/keys"])
+        assert volumes["/var/lib/sawtooth-pubkeys"] == "validator-pubkeys"
+    assert len(data) == len(keys) == 4 and not data & keys, "each validator has its own data and keys"
+    for name, service in compose["services"].items():
+        for target, source in mounts(service).items():
+            assert source in declared, f"{name}: {source}:{target} is not a named volume"
+
+
+def test_healthchecks_on_validators_rest_apis_and_the_par_engine(compose):
+    services = compose["services"]
+    for name, needle in [*[(f"validator-{n}", f"('validator-{n}', 4004)") for n in NODES],
+                         *[(f"rest-api-{n}", f"http://rest-api-{n}:8008/") for n in NODES],
+                         ("par-engine", "http://127.0.0.1:8090/health")]:
+        test = services[name]["healthcheck"]["test"]
+        assert test[0] == "CMD" and test[2] == "-c", name
+        assert needle in test[3], name
+        compile(test[3], f"<{name} healthcheck>", "exec")
+    # what waits on `service_healthy` has a healthcheck to wait for
+    for name, service in services.items():
+        for dependency, condition in depends_on(service).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            if condition == "service_healthy":
+                assert "healthcheck" in services[dependency], f"{name} waits on {dependency}'s health"
+
+
+def test_start_order(compose):
+    services = compose["services"]
+    init = depends_on(services["market-init"])
+    assert init["rest-api-0"] == "service_healthy"
+    assert all(init[f"sawgrid-tp-{n}"] == "service_started" for n in NODES)
+    for name in ("par-engine", "meters"):
+        assert depends_on(services[name])["market-init"] == "service_completed_successfully"
+
+
+@every_file
+def test_restart_policies(path):
+    doc = load_file(path)
+    for name, service in doc["services"].items():
+        expected = "no" if name in ONE_SHOT else "unless-stopped"
+        assert service.get("restart") == expected, f"{path.name}: {name}"
+
+
+def test_rest_api_of_node_0_on_host_port_8008(compose):
+    published = {name: s.get("ports", []) for name, s in compose["services"].items() if s.get("ports")}
+    assert published == {"rest-api-0": ["8008:8008"], "par-engine": ["8090:8090"]}
+
+
+# --------------------------------------------------------------------------
+# The Dockerfile
+# --------------------------------------------------------------------------
+def dockerfile_stages() -> list[dict]:
+    """[{"from": image, "name": alias, "lines": [instruction, ...]}], with
+    continuation lines joined and ARG defaults substituted in FROM."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    args, stages = {}, []
+    for line in lines:
+        keyword, _, rest = line.partition(" ")
+        if keyword.upper() == "ARG" and not stages:
+            name, _, default = rest.partition("=")
+            args[name] = default
+        elif keyword.upper() == "FROM":
+            image, *alias = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], rest).split()
+            stages.append({"from": image, "name": alias[-1] if alias else None, "lines": []})
+        else:
+            stages[-1]["lines"].append(line)
+    return stages
+
+
+def test_dockerfile_final_stage_is_slim_non_root_and_runs_sawgrid():
+    *builders, final = dockerfile_stages()
+    assert builders, "multi-stage: dependencies are built in a stage of their own"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", final["from"]), final["from"]
+    assert all(stage["from"] == final["from"] for stage in builders), "same Python in every stage"
+    instructions = final["lines"]
+    users = [line.split()[1] for line in instructions if line.upper().startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    [entrypoint] = [line for line in instructions if line.upper().startswith("ENTRYPOINT ")]
+    assert json.loads(entrypoint.split(" ", 1)[1]) == ["sawgrid"]
+    assert any(line.startswith(f"COPY --from={builders[-1]['name']} ") for line in instructions)
+    final_text = "\n".join(instructions)
+    for tool in ("apt-get install", "build-essential", "gcc", "pip install"):
+        assert tool not in final_text, f"no build tools in the final stage: {tool}"
+
+
+def test_dockerfile_installs_from_the_projects_own_files():
+    build = dockerfile_stages()[0]["lines"]
+    copied = {source.rstrip("/") for line in build if line.startswith("COPY ")
+              for source in line.split()[1:-1] if not source.startswith("--")}
+    assert {"pyproject.toml", PYPROJECT["project"]["readme"]} <= copied
+    folders = {folder.split("/")[0] for folder in PYPROJECT["tool"]["setuptools"]["package-dir"].values()}
+    assert folders <= copied, f"every package folder goes into the image: missing {folders - copied}"
+    [install] = [line for line in build if "pip install" in line]
+    assert "'.[data]'" in install, "the package from pyproject, with the data extra the meters need"
+
+
+# --------------------------------------------------------------------------
+# docker compose itself, where it exists
+# --------------------------------------------------------------------------
+def test_docker_compose_config_accepts_the_files():
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("no docker client on this machine")
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"the docker client has no compose plugin: {(probe.stderr or probe.stdout).strip()}")
+    env = {**os.environ, **EXAMPLE_ENV}
+    for path in (COMPOSE, PROCESSORS, CLIENTS):
+        result = subprocess.run([docker, "compose", "-f", str(path), "config", "-q"], capture_output=True,
+                                text=True, env=env, cwd=ROOT)
+        assert result.returncode == 0, f"{path.name}: {result.stderr}"
