@@ -37,7 +37,7 @@ def namespace(family_name: str) -> str:
 
 def is_address(value: str) -> bool:
     """True for a well-formed 70-hex-char lowercase address."""
-    return bool(_ADDRESS_RE.match(value))
+    return isinstance(value, str) and bool(_ADDRESS_RE.match(value))
 
 
 def is_public_key(value: str) -> bool:

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple, Sequence
 
@@ -55,6 +54,7 @@ sdk_compat.install()
 from sawtooth_sdk.processor.exceptions import AuthorizationException, InvalidTransaction  # noqa: E402
 
 from sawgrid.processors.receipts import transaction_receipt  # noqa: E402
+from sawgrid.processors.txn_view import DELETED as _DELETED, TransactionView  # noqa: E402
 from sawgrid.protos.sawtooth import (  # noqa: E402
     Batch,
     BatchHeader,
@@ -70,8 +70,6 @@ __all__ = [
     "NoProcessorError", "BatchRejected", "unsigned_transaction", "unsigned_batch",
 ]
 
-_ADDRESS_RE = re.compile(r"^[0-9a-f]{70}$")
-_DELETED = None  # a write of None deletes the address
 
 
 class NoProcessorError(LookupError):
@@ -88,28 +86,9 @@ class Entry(NamedTuple):
     data: bytes
 
 
-class InProcessContext:
-    """The SDK `Context` of one transaction, over a read-through view of state."""
-
-    def __init__(self, inputs: Sequence[str], outputs: Sequence[str], read_below) -> None:
-        self._inputs = tuple(inputs)
-        self._outputs = tuple(outputs)
-        self._read_below = read_below
-        self.writes: dict[str, bytes | None] = {}
-        self.events: list[Event] = []
-        self.receipt_data: list[bytes] = []
-
-    # -- the rules (same as devnet.context.ExecutionContext) ------------------
-    def may_read(self, address: str) -> bool:
-        return isinstance(address, str) and bool(_ADDRESS_RE.match(address)) and address.startswith(self._inputs)
-
-    def may_write(self, address: str) -> bool:
-        return isinstance(address, str) and bool(_ADDRESS_RE.match(address)) and address.startswith(self._outputs)
-
-    def _get(self, address: str) -> bytes | None:
-        if address in self.writes:
-            return self.writes[address]
-        return self._read_below(address)
+class InProcessContext(TransactionView):
+    """The SDK `Context` of one transaction over a `TransactionView` (the same
+    read-through view and input/output rules as devnet's contexts)."""
 
     # -- the SDK Context interface ----------------------------------------------
     def get_state(self, addresses, timeout=None) -> list[Entry]:
@@ -118,7 +97,7 @@ class InProcessContext:
             raise AuthorizationException(f"Tried to get unauthorized address: {addresses}")
         entries = []
         for address in addresses:
-            data = self._get(address)
+            data = self.get(address)
             if data:  # the SDK drops entries whose data is empty
                 entries.append(Entry(address, data))
         return entries
@@ -142,7 +121,7 @@ class InProcessContext:
             raise AuthorizationException(f"Tried to delete unauthorized address: {addresses}")
         deleted = []
         for address in addresses:
-            if self._get(address) is not None:
+            if self.get(address) is not None:
                 self.writes[address] = _DELETED
                 deleted.append(address)
         return deleted
