@@ -155,3 +155,11 @@ def group(subparsers, name: str, summary: str) -> argparse._SubParsersAction:
 
     parser.set_defaults(func=usage)
     return parser.add_subparsers(title="commands", metavar="COMMAND")
+
+
+def host_port(value: str) -> tuple[str, int]:
+    """argparse type for HOST:PORT options (--rest, --api)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)

@@ -4,14 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sawgrid.clients.cli_support import host_port
 from sawgrid.clients.errors import SawgridError
-
-
-def _host_port(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
-    return host, int(port)
 
 
 def add_parser(subparsers) -> None:
@@ -26,7 +20,7 @@ def add_parser(subparsers) -> None:
                         help="where blocks, state and the validator key live (default: %(default)s)")
     parser.add_argument("--component", default="tcp://127.0.0.1:4004",
                         help="ZMQ endpoint for processors and event subscribers (default: %(default)s)")
-    parser.add_argument("--rest", type=_host_port, default=("127.0.0.1", 8008), metavar="HOST:PORT",
+    parser.add_argument("--rest", type=host_port, default=("127.0.0.1", 8008), metavar="HOST:PORT",
                         help="REST API address (default: 127.0.0.1:8008)")
     parser.add_argument("--processors", action="store_true",
                         help="also start Sawgrid's processors as child processes (restarted if they die)")

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from sawgrid.clients import keys
-from sawgrid.clients.cli_support import Session, command, group, with_global_options
+from sawgrid.clients.cli_support import Session, command, group, host_port, with_global_options
 from sawgrid.clients.errors import SawgridError
 from sawgrid.clients.market import parse_day
 from sawgrid.par_engine.recommend import ALGORITHMS
@@ -79,13 +79,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host, int(port)
-
-
 def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML file with a [par] table (threshold, algorithm, "
                         "flexibility, time_budget, cron); options given here win")
@@ -113,7 +106,7 @@ def add_parsers(subparsers) -> None:
                 "/penalties/DAY, /recommendations/DAY/PUBKEY.",
                 "sawgrid par serve --cron '0 23 * * *' --api 127.0.0.1:8090")
     p.add_argument("--cron", help="five-field cron expression, UTC (default: '0 23 * * *' or the config's)")
-    p.add_argument("--api", type=_host_port, default=DEFAULT_API, metavar="HOST:PORT",
+    p.add_argument("--api", type=host_port, default=DEFAULT_API, metavar="HOST:PORT",
                    help="where the read-only API listens (default: 127.0.0.1:8090)")
     _engine_options(p)
     with_global_options(commands)
