@@ -28,10 +28,10 @@ import threading
 import time
 from pathlib import Path
 
-from sawgrid.clients import keys
-from sawgrid.clients.kv import kv_batch
-from sawgrid.clients.rest import RestClient, RestError
-from sawgrid.devnet.process import DevnetProcess
+from sawgrid.clients.sdk import keys
+from sawgrid.clients.sdk.kv import kv_batch
+from sawgrid.clients.sdk.rest import RestClient, RestError
+from sawgrid.clients.sdk.devnet_process import DevnetProcess
 
 SAWTOOTH_1_0_DEVMODE_BATCHES_PER_S = 38.0
 

@@ -46,14 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from devnet_throughput import throughput  # noqa: E402
 
-from sawgrid.clients import keys  # noqa: E402
-from sawgrid.clients.kv import kv_batch  # noqa: E402
-from sawgrid.clients.rest import RestClient  # noqa: E402
-from sawgrid.clients.transactions import make_batch, make_transaction  # noqa: E402
-from sawgrid.devnet.process import DevnetProcess  # noqa: E402
-from sawgrid.processors.addressing import KV  # noqa: E402
+from sawgrid.clients.sdk import keys  # noqa: E402
+from sawgrid.clients.sdk.kv import kv_batch  # noqa: E402
+from sawgrid.clients.sdk.rest import RestClient  # noqa: E402
+from sawgrid.protos.envelopes import make_batch, make_transaction  # noqa: E402
+from sawgrid.clients.sdk.devnet_process import DevnetProcess  # noqa: E402
+from sawgrid.processors.kv.addresses import KV, kv_address  # noqa: E402
 from sawgrid.processors.inprocess import InProcessContext, InProcessLedger, unsigned_transaction  # noqa: E402
-from sawgrid.processors.kv import KvHandler, kv_address  # noqa: E402
+from sawgrid.processors.kv.handler import KvHandler  # noqa: E402
 from sawgrid.processors.market.addresses import MARKET, access, config_address  # noqa: E402
 from sawgrid.processors.market.handler import MarketHandler  # noqa: E402
 from sawgrid.protos import market_pb2 as pb  # noqa: E402
@@ -133,9 +133,9 @@ def serve_processors(url: str) -> None:
 
 
 def devnet_run(n: int, participants_count: int, clients: int, progress: bool) -> dict:
-    from sawgrid.processors.run import FAMILIES
+    from sawgrid.processors.registry import names
 
-    builtin = "market" in FAMILIES
+    builtin = "market" in names()
     participants = [keys.signer_for(keys.new_private_key()) for _ in range(participants_count)]
     kv_signer = keys.signer_for(keys.new_private_key())
     kv_batches = [kv_batch(kv_signer, f"k{i}", b"v") for i in range(n)]

@@ -8,7 +8,7 @@ state root.
 """
 from __future__ import annotations
 
-from sawgrid.processors.txn_view import DELETED, Reader, TransactionView
+from sawgrid.protos.txn_view import DELETED, Reader, TransactionView
 
 
 class ExecutionContext(TransactionView):

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from sawgrid.devnet.component import ComponentServer, ProcessorGone
 from sawgrid.devnet.context import ExecutionContext
 from sawgrid.devnet.ledger_api import InvalidTxn
-from sawgrid.processors.receipts import transaction_receipt
+from sawgrid.protos.receipts import transaction_receipt
 from sawgrid.protos.sawtooth import (
     Batch,
     TransactionHeader,

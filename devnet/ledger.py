@@ -34,7 +34,7 @@ from sawgrid.devnet.ledger_api import (
 )
 from sawgrid.devnet.merkle import EMPTY_ROOT, MerkleTrie
 from sawgrid.devnet.store import Store
-from sawgrid.devnet.verify import check_batch
+from sawgrid.protos.verify import check_batch
 from sawgrid.protos.sawtooth import (
     Batch,
     Block,

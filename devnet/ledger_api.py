@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 from sawgrid.protos.sawtooth import Batch, Block, Transaction, TransactionReceipt
+from sawgrid.protos.verify import BatchRejected
 
 # Batch status names, exactly as Sawtooth's REST API reports them.
 COMMITTED = "COMMITTED"
@@ -23,8 +24,10 @@ class QueueFull(Exception):
     """The pending queue is full; the REST API answers 429."""
 
 
-class SubmitRejected(Exception):
-    """A submitted batch failed structural or signature checks (REST: 400)."""
+# A submitted batch failed structural or signature checks, or repeats a
+# transaction id (REST: 400). One exception type for devnet and the
+# in-process ledger, defined beside the checks themselves.
+SubmitRejected = BatchRejected
 
 
 @dataclass(frozen=True)

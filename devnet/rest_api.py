@@ -1,7 +1,7 @@
 """Sawtooth 1.x's REST API, served by devnet from a `LedgerReader`.
 
 Clients written for a real Sawtooth node (its CLI, SDK examples, our own
-`sawgrid.clients.rest`) talk to devnet unchanged: paths, query parameters,
+`sawgrid.clients.sdk.rest`) talk to devnet unchanged: paths, query parameters,
 status codes, error codes and JSON shapes follow sawtooth-core's `rest_api`
 (route_handlers.py, exceptions.py, openapi.yaml; branch 1-2) together with the
 validator-side handlers it relies on (validator/.../state/client_handlers.py:

@@ -1,5 +1,8 @@
 """`sawgrid devnet`: wires store, component endpoint, executor, ledger, events
-and REST API together, optionally with Sawgrid's processors as child processes.
+and REST API together, optionally with transaction processors as child
+processes. What the chain is set up with and which processors run are given
+in `DevnetConfig` by the application that starts devnet; devnet knows no
+transaction family.
 """
 from __future__ import annotations
 
@@ -13,32 +16,40 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sawgrid.clients import keys
+from typing import Sequence
+
+from sawtooth_signing import Signer
+
 from sawgrid.devnet.component import ComponentServer
 from sawgrid.devnet.events import EventHub
 from sawgrid.devnet.executor import Executor
-from sawgrid.clients.transactions import make_batch
-from sawgrid.devnet.genesis import pending_steps
+from sawgrid.devnet.genesis import SetupStep, pending_steps
 from sawgrid.devnet.ledger import Ledger
 from sawgrid.devnet.rest_api import RestApi
 from sawgrid.devnet.store import Store
 
 LOG = logging.getLogger("sawgrid.devnet")
 
-VALIDATOR_KEY = "validator"
-OPERATOR_KEY = "operator"
 SWITCH_INTERVAL = 0.0005  # seconds; see Devnet.start
 GC_THRESHOLDS = (50_000, 20, 20)  # see Devnet.start
 
 
 @dataclass
 class DevnetConfig:
+    """How to run devnet.
+
+    `validator` signs the blocks; `setup_steps` are queued while their effect
+    is missing (see devnet/genesis.py); `processor_command`, when given, is
+    started as a child process and restarted if it dies.
+    """
+
     data_dir: Path
+    validator: Signer
     component: str = "tcp://127.0.0.1:4004"
     rest_host: str = "127.0.0.1"
     rest_port: int = 8008
-    processors: bool = False
-    key_dir: Path | None = None  # where the operator key lives (default ~/.sawtooth/keys)
+    setup_steps: Sequence[SetupStep] = ()
+    processor_command: Sequence[str] | None = None
     max_batches: int = 100
     block_interval: float = 0.02
     max_queue: int = 10_000
@@ -68,9 +79,6 @@ class Devnet:
         # fifth of that cost. State is acyclic, so collect far less often.
         gc.set_threshold(*GC_THRESHOLDS)
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        validator = keys.load_or_create_signer(VALIDATOR_KEY, cfg.data_dir)
-        operator = keys.load_or_create_signer(OPERATOR_KEY, cfg.key_dir)
-        self.operator_public_key = operator.get_public_key().as_hex()
         self.store = Store(cfg.data_dir)
         # The component endpoint looks execution contexts up in the executor,
         # and the executor sends through the component endpoint.
@@ -80,34 +88,30 @@ class Devnet:
         self.component.client_handler = self.events.handle
         self.component.on_disconnect = self.events.drop
         self.ledger = Ledger(
-            self.store, self.executor, validator, self.events,
+            self.store, self.executor, cfg.validator, self.events,
             max_batches=cfg.max_batches, max_queue=cfg.max_queue, block_interval=cfg.block_interval,
         )
         self.component.start()
         self.rest = RestApi(self.ledger, cfg.rest_host, cfg.rest_port)
         self.rest.start()
         self.ledger.commit_empty_genesis()  # no-op on an existing chain
-        for step in pending_steps(lambda address: self.ledger.state_get(address)[0]):
-            self.ledger.submit([make_batch(operator, step.transactions(operator))])
+        for step in pending_steps(cfg.setup_steps, lambda address: self.ledger.state_get(address)[0]):
+            self.ledger.submit([step.batch()])
             LOG.info("setup: %s queued (commits once its processor registers)", step.name)
         self._spawn(self.ledger.run_publisher, "devnet-publisher", self._stop)
-        if cfg.processors:
+        if cfg.processor_command:
             self._spawn(self._supervise_processors, "devnet-processors")
-        LOG.info("devnet: REST API %s, component %s, data %s, operator key %s",
-                 self.rest.url, cfg.component, cfg.data_dir, self.operator_public_key[:16])
+        LOG.info("devnet: REST API %s, component %s, data %s", self.rest.url, cfg.component, cfg.data_dir)
 
     def _spawn(self, target, name: str, *args) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def _processor_command(self) -> list[str]:
-        return [sys.executable, "-m", "sawgrid.processors", "--connect", self.config.component]
-
     def _supervise_processors(self) -> None:
         """Keep the child processor process running; restart it if it dies."""
         while not self._stop.is_set():
-            child = subprocess.Popen(self._processor_command())
+            child = subprocess.Popen(list(self.config.processor_command))
             self._children.append(child)
             while child.poll() is None and not self._stop.is_set():
                 self._stop.wait(0.5)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from sawgrid.clients import market
-from sawgrid.clients.market import MarketReader
+from sawgrid.clients.sdk import market
+from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.par_engine.metrics import HOURS
 from sawgrid.processors.market.units import MAX_RECOMMENDATIONS
 from sawgrid.protos import market_pb2 as pb

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from sawtooth_signing import Signer
 
-from sawgrid.clients import market
-from sawgrid.clients.errors import SawgridError
-from sawgrid.clients.market import MarketReader
-from sawgrid.clients.rest import RestClient
+from sawgrid.clients.sdk import market
+from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.clients.sdk.market import MarketReader
+from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.par_engine import chain, metrics
 from sawgrid.par_engine.penalties import DEFAULT_THRESHOLD, penalty_vector
 from sawgrid.par_engine.recommend import ALGORITHMS, make_problem, recommend
@@ -92,7 +92,7 @@ class RunReport:
 
 
 class Engine:
-    def __init__(self, rest: RestClient, signer: Signer, config: EngineConfig | None = None) -> None:
+    def __init__(self, rest: LedgerClient, signer: Signer, config: EngineConfig | None = None) -> None:
         self.rest = rest
         self.reader = MarketReader(rest)
         self.signer = signer

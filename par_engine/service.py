@@ -19,7 +19,7 @@ import threading
 from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
-from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.par_engine import chain, metrics
 from sawgrid.par_engine.cron import Cron
 from sawgrid.par_engine.engine import Engine

@@ -1,6 +1,6 @@
 """`python -m sawgrid.processors [FAMILY ...] --connect URL` (same as `sawgrid tp`)."""
 import sys
 
-from sawgrid.processors.cli import main
+from sawgrid.processors.run import main
 
 sys.exit(main())

@@ -14,13 +14,10 @@ import functools
 import hashlib
 import re
 
-ADDRESS_LENGTH = 70
-NAMESPACE_LENGTH = 6
+from sawgrid.protos.sawtooth import ADDRESS_LENGTH, NAMESPACE_LENGTH, is_address, is_public_key
+
 KIND_LENGTH = 2
 KEY_LENGTH = ADDRESS_LENGTH - NAMESPACE_LENGTH - KIND_LENGTH
-
-_ADDRESS_RE = re.compile(r"^[0-9a-f]{70}$")
-_PUBLIC_KEY_RE = re.compile(r"^(02|03)[0-9a-f]{64}$")
 
 
 def sha512_hex(data: bytes | str) -> str:
@@ -33,16 +30,6 @@ def sha512_hex(data: bytes | str) -> str:
 def namespace(family_name: str) -> str:
     """The 6-hex-char namespace Sawtooth derives from a family name."""
     return sha512_hex(family_name)[:NAMESPACE_LENGTH]
-
-
-def is_address(value: str) -> bool:
-    """True for a well-formed 70-hex-char lowercase address."""
-    return isinstance(value, str) and bool(_ADDRESS_RE.match(value))
-
-
-def is_public_key(value: str) -> bool:
-    """True for a compressed secp256k1 public key in lowercase hex (66 chars)."""
-    return bool(_PUBLIC_KEY_RE.match(value))
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -88,6 +75,5 @@ class Family:
         return f"Family({self.name!r}, namespace={self.namespace!r})"
 
 
-# The trivial key/value family used by devnet's tests and benchmarks.
-KV = Family("sawgrid-kv")
-KV_ENTRY = "00"
+__all__ = ["ADDRESS_LENGTH", "NAMESPACE_LENGTH", "KIND_LENGTH", "KEY_LENGTH", "Family",
+           "is_address", "is_public_key", "namespace", "sha512_hex"]

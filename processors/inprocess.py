@@ -47,14 +47,16 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple, Sequence
 
-from sawgrid.processors import sdk_compat
+from sawgrid.protos import sdk_compat
 
 sdk_compat.install()
 
 from sawtooth_sdk.processor.exceptions import AuthorizationException, InvalidTransaction  # noqa: E402
 
-from sawgrid.processors.receipts import transaction_receipt  # noqa: E402
-from sawgrid.processors.txn_view import DELETED as _DELETED, TransactionView  # noqa: E402
+from sawgrid.protos.receipts import transaction_receipt  # noqa: E402
+from sawgrid.protos.txn_view import DELETED as _DELETED, TransactionView  # noqa: E402
+from sawgrid.protos.envelopes import unsigned_batch, unsigned_transaction  # noqa: E402,F401 (re-exported)
+from sawgrid.protos.verify import BatchRejected, check_batch  # noqa: E402
 from sawgrid.protos.sawtooth import (  # noqa: E402
     Batch,
     BatchHeader,
@@ -76,8 +78,6 @@ class NoProcessorError(LookupError):
     """No registered handler serves the transaction's family name and version."""
 
 
-class BatchRejected(ValueError):
-    """With `verify_signatures=True`: the batch would be refused on submit."""
 
 
 class Entry(NamedTuple):
@@ -205,7 +205,7 @@ class InProcessLedger:
     def apply_batch(self, batch: Batch) -> BatchResult:
         """Apply `batch` atomically; commit its writes only if every transaction is valid."""
         if self.verify_signatures:
-            _check_batch(batch)
+            check_batch(batch)
         return self.apply_transactions(batch.transactions)
 
     def apply_batches(self, batches: Iterable[Batch]) -> list[BatchResult]:
@@ -241,57 +241,3 @@ class InProcessLedger:
             else:
                 state[address] = data
         return BatchResult(True, receipts=receipts, writes=batch_writes)
-
-
-def _check_batch(batch: Batch) -> None:
-    from sawgrid.devnet.ledger_api import SubmitRejected
-    from sawgrid.devnet.verify import check_batch
-
-    try:
-        check_batch(batch)
-    except SubmitRejected as err:
-        raise BatchRejected(str(err)) from None
-
-
-# -- unsigned transactions (tests, the simulator) ----------------------------------
-
-_counter = itertools.count()
-
-
-def unsigned_transaction(
-    family_name: str,
-    family_version: str,
-    payload: bytes,
-    inputs: Sequence[str],
-    outputs: Sequence[str],
-    signer_public_key: str,
-    nonce: str | None = None,
-) -> Transaction:
-    """A Transaction with a well-formed header but no real signature.
-
-    Its `header_signature` (the transaction id) is a unique 128-hex-char
-    stand-in, so receipts and results can name it. Only `InProcessLedger`
-    (without `verify_signatures`) accepts it.
-    """
-    nonce = nonce if nonce is not None else f"{next(_counter):016x}"
-    header = TransactionHeader(
-        family_name=family_name,
-        family_version=family_version,
-        inputs=list(inputs),
-        outputs=list(outputs),
-        signer_public_key=signer_public_key,
-        batcher_public_key=signer_public_key,
-        payload_sha512=hashlib.sha512(payload).hexdigest(),
-        nonce=nonce,
-    ).SerializeToString()
-    return Transaction(header=header, header_signature=hashlib.sha512(header).hexdigest(), payload=payload)
-
-
-def unsigned_batch(transactions: Iterable[Transaction], signer_public_key: str = "") -> Batch:
-    """A Batch of `transactions` with a stand-in signature (see `unsigned_transaction`)."""
-    transactions = list(transactions)
-    if not signer_public_key and transactions:
-        signer_public_key = TransactionHeader.FromString(transactions[0].header).batcher_public_key
-    header = BatchHeader(signer_public_key=signer_public_key,
-                         transaction_ids=[t.header_signature for t in transactions]).SerializeToString()
-    return Batch(header=header, header_signature=hashlib.sha512(header).hexdigest(), transactions=transactions)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sawgrid.clients import keys
-from sawgrid.devnet.process import DevnetProcess
+from sawgrid.clients.sdk import keys
+from sawgrid.clients.sdk.devnet_process import DevnetProcess
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ def test_keygen_then_refuses_to_overwrite(tmp_path):
 def test_unknown_family_is_a_one_line_error():
     result = sawgrid("tp", "no-such-family")
     assert result.returncode == 1
-    from sawgrid.processors.run import FAMILIES
+    from sawgrid.processors.registry import names
 
-    assert result.stderr.strip() == f"sawgrid: error: unknown family 'no-such-family' (known: {', '.join(FAMILIES)})"
+    assert result.stderr.strip() == f"sawgrid: error: unknown family 'no-such-family' (known: {', '.join(names())})"
 
 
 def test_devnet_refuses_a_busy_port(make_devnet, tmp_path):

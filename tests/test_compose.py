@@ -20,6 +20,7 @@ never started. Instead:
 from __future__ import annotations
 
 import json
+import ast
 import os
 import re
 import shlex
@@ -32,14 +33,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sawgrid.clients import cli as sawgrid_cli
-from sawgrid.clients import market_cli
-from sawgrid.clients.cli import build_parser
-from sawgrid.clients.simulation import cli as simulate_cli
-from sawgrid.par_engine import cli as par_cli
+from sawgrid.clients.cli import main as sawgrid_cli
+from sawgrid.clients.cli import market as market_cli
+from sawgrid.clients.cli.main import build_parser
+from sawgrid.clients.cli import simulate as simulate_cli
+from sawgrid.clients.cli import par as par_cli
 from sawgrid.par_engine.cron import Cron
-from sawgrid.processors import cli as tp_cli
-from sawgrid.processors.run import FAMILIES, handler_for
+from sawgrid.clients.cli import tp as tp_cli
+from sawgrid.processors import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -171,8 +172,8 @@ def parse_sawgrid(args: list[str]):
 
 def expected_families() -> set[tuple[str, str]]:
     """sawtooth_settings plus every family `sawgrid tp` serves, at every version."""
-    served = {(handler_for(name).FAMILY.name, version)
-              for name in FAMILIES for version in handler_for(name).FAMILY.versions}
+    served = {(spec.family.name, version)
+              for spec in registry.FAMILIES for version in spec.family.versions}
     return {("sawtooth_settings", "1.0")} | served
 
 
@@ -360,7 +361,7 @@ def test_every_node_runs_every_sawgrid_processor_against_its_own_validator(compo
         service = services[f"sawgrid-tp-{n}"]
         parsed = parse_sawgrid(argv(service))
         assert parsed.connect == f"tcp://validator-{n}:4004"
-        assert parsed.families in ([], list(FAMILIES)) or sorted(parsed.families) == sorted(FAMILIES)
+        assert parsed.families in ([], registry.names()) or sorted(parsed.families) == sorted(registry.names())
         assert f"validator-{n}" in depends_on(service)
         assert service["restart"] == "unless-stopped"
 
@@ -659,8 +660,11 @@ def test_dockerfile_installs_from_the_projects_own_files():
     build = dockerfile_stages()[0]["lines"]
     copied = {source.rstrip("/") for line in build if line.startswith("COPY ")
               for source in line.split()[1:-1] if not source.startswith("--")}
-    assert {"pyproject.toml", PYPROJECT["project"]["readme"]} <= copied
-    folders = {folder.split("/")[0] for folder in PYPROJECT["tool"]["setuptools"]["package-dir"].values()}
+    assert {"pyproject.toml", "setup.py", PYPROJECT["project"]["readme"]} <= copied
+    setup_py = ast.parse((ROOT / "setup.py").read_text())
+    [top_level] = [node.value for node in setup_py.body if isinstance(node, ast.Assign)
+                   and getattr(node.targets[0], "id", "") == "TOP_LEVEL"]
+    folders = set(ast.literal_eval(top_level))
     assert folders <= copied, f"every package folder goes into the image: missing {folders - copied}"
     [install] = [line for line in build if "pip install" in line]
     assert "'.[data]'" in install, "the package from pyproject, with the data extra the meters need"

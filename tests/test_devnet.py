@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from sawgrid.clients.kv import kv_batch
-from sawgrid.clients.rest import BatchInvalid, RestClient, RestError
-from sawgrid.clients.transactions import batch_list_bytes, make_batch, make_transaction
-from sawgrid.processors.addressing import KV
-from sawgrid.processors.kv import kv_address
+from sawgrid.clients.sdk.kv import kv_batch
+from sawgrid.clients.sdk.rest import BatchInvalid, RestClient, RestError
+from sawgrid.protos.envelopes import batch_list_bytes, make_batch, make_transaction
+from sawgrid.processors.kv.addresses import KV, kv_address
+
 from sawgrid.protos.sawtooth import BlockHeader
 
 

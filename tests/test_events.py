@@ -7,11 +7,11 @@ import secrets
 import pytest
 import zmq
 
-from sawgrid.clients.kv import kv_batch
-from sawgrid.clients.rest import RestClient
+from sawgrid.clients.sdk.kv import kv_batch
+from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.devnet.events import block_events, parse_subscriptions
-from sawgrid.processors.addressing import KV
-from sawgrid.processors.kv import kv_address
+from sawgrid.processors.kv.addresses import KV, kv_address
+
 from sawgrid.protos.sawtooth import (
     Block,
     BlockHeader,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sawtooth_sdk.processor.exceptions import AuthorizationException, InternalError, InvalidTransaction
 
-from sawgrid.clients.kv import kv_batch
-from sawgrid.clients.transactions import make_batch, make_transaction
-from sawgrid.processors.addressing import KV
+from sawgrid.clients.sdk.kv import kv_batch
+from sawgrid.protos.envelopes import make_batch, make_transaction
+from sawgrid.processors.kv.addresses import KV, kv_address
 from sawgrid.processors.inprocess import (
     BatchRejected,
     InProcessContext,
@@ -16,7 +16,7 @@ from sawgrid.processors.inprocess import (
     unsigned_batch,
     unsigned_transaction,
 )
-from sawgrid.processors.kv import KvHandler, kv_address
+from sawgrid.processors.kv.handler import KvHandler
 from sawgrid.protos.kv_pb2 import KvPayload
 from sawgrid.protos.sawtooth import StateChange
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from sawgrid.clients import keys, market
-from sawgrid.clients.rest import RestClient
+from sawgrid.clients.sdk import keys, market
+from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.processors.market import units
 
 DAY = "2026-01-05"
@@ -200,11 +200,11 @@ def test_operator_init_is_once_per_chain(cli):
 def test_operator_init_on_a_new_chain(tmp_path, monkeypatch, capsys):
     """On a chain without a market, init makes the signer its system operator
     (the market handler in process behind the REST client's interface)."""
-    from sawgrid.clients import cli_support
-    from sawgrid.clients.cli import main
-    from sawgrid.clients.simulation.fastchain import InProcessRest
+    from sawgrid.clients.cli import support as cli_support
+    from sawgrid.clients.cli.main import main
+    from sawgrid.clients.sdk.ledger import InProcessClient
 
-    chain = InProcessRest()
+    chain = InProcessClient()
     monkeypatch.setattr(cli_support, "RestClient", lambda url: chain)
     key_dir = tmp_path / "keys"
     keys.generate("op", key_dir)

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from sawgrid.clients import market
-from sawgrid.clients.errors import SawgridError
-from sawgrid.clients.market_cli import format_table, key_name
+from sawgrid.clients.sdk import market
+from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.clients.cli.market import format_table, key_name
 from sawgrid.processors.market import addresses, units
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos.sawtooth import TransactionHeader

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sawgrid.clients import keys
-from sawgrid.clients import market as m
+from sawgrid.clients.sdk import keys
+from sawgrid.clients.sdk import market as m
 from sawgrid.processors.inprocess import InProcessLedger
 from sawgrid.processors.market import addresses as addr
 from sawgrid.processors.market.handler import MarketHandler
@@ -271,7 +271,7 @@ def test_bad_fields_are_named(mk, payload, field):
 
 
 def test_garbage_payload_is_invalid_not_a_crash(mk):
-    from sawgrid.clients.transactions import make_transaction
+    from sawgrid.protos.envelopes import make_transaction
 
     signer = new_signer()
     everything = [addr.MARKET.namespace]

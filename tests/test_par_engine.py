@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from sawgrid.clients import keys
-from sawgrid.clients import market as m
-from sawgrid.clients.rest import RestClient
+from sawgrid.clients.sdk import keys
+from sawgrid.clients.sdk import market as m
+from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.par_engine.engine import Engine, EngineConfig
 from sawgrid.par_engine.service import create_app
 from sawgrid.processors.market.units import day_date, trade_amounts

@@ -6,11 +6,11 @@ import stat
 
 import pytest
 
-from sawgrid.clients import keys
-from sawgrid.clients.kv import kv_batch
-from sawgrid.clients.transactions import make_batch, make_transaction
+from sawgrid.clients.sdk import keys
+from sawgrid.clients.sdk.kv import kv_batch
+from sawgrid.protos.envelopes import make_batch, make_transaction
 from sawgrid.devnet.ledger_api import SubmitRejected
-from sawgrid.devnet.verify import check_batch
+from sawgrid.protos.verify import check_batch
 from sawgrid.processors.addressing import Family, is_address, namespace
 from sawgrid.protos.sawtooth import Batch, BatchHeader, TransactionHeader
 

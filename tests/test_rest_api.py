@@ -13,7 +13,7 @@ from typing import Sequence
 
 import pytest
 
-from sawgrid.clients.rest import (
+from sawgrid.clients.sdk.rest import (
     BatchInvalid,
     BatchTimeout,
     RestApiError,

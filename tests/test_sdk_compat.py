@@ -1,4 +1,4 @@
-"""Tests for sawgrid.processors.sdk_compat: the SDK 1.2.5 layer for Python 3.11 / protobuf 6.
+"""Tests for sawgrid.protos.sdk_compat: the SDK 1.2.5 layer for Python 3.11 / protobuf 6.
 
 (a) every SDK ``*_pb2`` module imports and works on the upb backend;
 (b) our ``Stream`` against a bare ZMQ ROUTER (replies, requests, disconnect/reconnect);
@@ -21,7 +21,7 @@ import time
 import pytest
 import zmq
 
-from sawgrid.processors import sdk_compat
+from sawgrid.protos import sdk_compat
 
 sdk_compat.install()
 

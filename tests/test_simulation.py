@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("pvlib")  # the synthetic dataset needs the 'data' extra (in dev)
 
-from sawgrid.clients import keys  # noqa: E402
-from sawgrid.clients.market import MarketReader  # noqa: E402
-from sawgrid.clients.rest import RestClient  # noqa: E402
+from sawgrid.clients.sdk import keys  # noqa: E402
+from sawgrid.clients.sdk.market import MarketReader  # noqa: E402
+from sawgrid.clients.sdk.rest import RestClient  # noqa: E402
 from sawgrid.clients.simulation import data  # noqa: E402
-from sawgrid.clients.simulation.fastchain import InProcessRest  # noqa: E402
+from sawgrid.clients.sdk.ledger import InProcessClient  # noqa: E402
 from sawgrid.clients.simulation.report import summary  # noqa: E402
 from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for  # noqa: E402
 
@@ -36,7 +36,7 @@ def _comparable(result) -> dict:
 
 
 def _fast(dataset):
-    rest = InProcessRest()
+    rest = InProcessClient()
     sim = Simulation(dataset, SimConfig(seed=SEED), rest, signer_for(SEED, "operator"),
                      signed=False, mode="fast", progress=False)
     return rest, sim, sim.run()

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.simulation import data
 from sawgrid.clients.simulation.data import Dataset, Participant, load_csv, paper_preparation, to_csv
 

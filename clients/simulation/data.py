@@ -114,7 +114,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.sdk.errors import SawgridError
 
 __all__ = [
     "Participant", "Dataset", "synthetic", "load_csv", "to_csv", "paper_preparation",

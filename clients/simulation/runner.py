@@ -24,15 +24,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sawtooth_signing import Signer
 
-from sawgrid.clients import keys, market
-from sawgrid.clients.market import MarketReader
+from sawgrid.clients.sdk import keys, market
+from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.simulation.data import Dataset
 from sawgrid.clients.simulation.progress import Progress
 from sawgrid.clients.simulation.results import WITH, WITHOUT, ScenarioResult, SimulationResult
 from sawgrid.clients.simulation.scenarios import (
     check_same_daily_energy, purchases_with_recommendation, shortfall, surplus,
 )
-from sawgrid.clients.transactions import make_batch
+from sawgrid.protos.envelopes import make_batch
 from sawgrid.par_engine import metrics
 from sawgrid.par_engine.engine import Engine, EngineConfig
 from sawgrid.par_engine.recommend import make_problem, recommend

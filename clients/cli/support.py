@@ -6,14 +6,15 @@ import argparse
 import json
 import os
 import textwrap
+from pathlib import Path
 from functools import cached_property
 from typing import Any, Callable, Iterable, Sequence
 
 from sawtooth_signing import Signer
 
-from sawgrid.clients import keys, market
-from sawgrid.clients.errors import SawgridError
-from sawgrid.clients.rest import BatchInvalid, RestClient
+from sawgrid.clients.sdk import keys, market
+from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.clients.sdk.rest import BatchInvalid, RestClient
 from sawgrid.protos import market_pb2 as pb
 
 KEY_ENV = "SAWGRID_KEY"
@@ -137,13 +138,30 @@ def command(subparsers, name: str, func: Handler, summary: str, description: str
     return parser
 
 
+DEFAULT_URL = "http://127.0.0.1:8008"
+
+
+def add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """--url, --key, --key-dir, --json, -v. On subcommands they default to
+    SUPPRESS, so a value given before the command is not overwritten."""
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--url", default=default(os.environ.get("SAWGRID_URL", DEFAULT_URL)),
+                        help="Sawtooth REST API (default: $SAWGRID_URL or http://127.0.0.1:8008)")
+    parser.add_argument("--key", default=default(None), metavar="NAME",
+                        help="signing key name in the key directory, or a path to a .priv file")
+    parser.add_argument("--key-dir", type=Path, default=default(None),
+                        help="key directory (default: $SAWGRID_KEY_DIR or ~/.sawtooth/keys)")
+    parser.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default(False), help="log debug detail")
+
+
 def with_global_options(group: argparse._SubParsersAction) -> None:
     """`sawgrid` adds --url, --key, ... to its top-level commands only; give
     them to the commands of a group too (`sawgrid participant show --json`)."""
-    from sawgrid.clients.cli import _add_global_options
-
     for parser in group.choices.values():
-        _add_global_options(parser, defaults=False)
+        add_global_options(parser, defaults=False)
 
 
 def group(subparsers, name: str, summary: str) -> argparse._SubParsersAction:

@@ -7,10 +7,10 @@ import signal
 import threading
 from pathlib import Path
 
-from sawgrid.clients import keys
-from sawgrid.clients.cli_support import Session, command, group, host_port, with_global_options
-from sawgrid.clients.errors import SawgridError
-from sawgrid.clients.market import parse_day
+from sawgrid.clients.sdk import keys
+from sawgrid.clients.cli.support import Session, command, group, host_port, with_global_options
+from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.clients.sdk.market import parse_day
 from sawgrid.par_engine.recommend import ALGORITHMS
 
 OPERATOR_KEY = "operator"

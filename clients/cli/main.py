@@ -11,9 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from sawgrid.clients.errors import SawgridError
-
-DEFAULT_URL = "http://127.0.0.1:8008"
+from sawgrid.clients.cli.support import add_global_options
+from sawgrid.clients.sdk.errors import SawgridError
 
 
 def _keygen_parser(subparsers) -> None:
@@ -27,7 +26,7 @@ def _keygen_parser(subparsers) -> None:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from sawgrid.clients import keys
+    from sawgrid.clients.sdk import keys
 
     priv, pub = keys.generate(args.name, args.key_dir, force=args.force)
     if args.json:
@@ -41,44 +40,32 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sawgrid.clients.market_cli import add_parsers as add_market
-    from sawgrid.devnet.cli import add_parser as add_devnet
-    from sawgrid.clients.simulation.cli import add_parser as add_simulate
-    from sawgrid.par_engine.cli import add_parsers as add_par
-    from sawgrid.processors.cli import add_parser as add_tp
+    import importlib
+
+    from sawgrid.clients.cli.devnet import add_parser as add_devnet
+    from sawgrid.clients.cli.par import add_parsers as add_par
+    from sawgrid.clients.cli.simulate import add_parser as add_simulate
+    from sawgrid.clients.cli.tp import add_parser as add_tp
+    from sawgrid.processors import registry
 
     parser = argparse.ArgumentParser(
         prog="sawgrid",
         description="Sawgrid: peer-to-peer energy trading on Hyperledger Sawtooth.",
     )
-    _add_global_options(parser, defaults=True)
+    add_global_options(parser, defaults=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_devnet(sub)
     add_tp(sub)
     _keygen_parser(sub)
-    add_market(sub)
+    for spec in registry.FAMILIES:  # each family's own command groups
+        if spec.cli:
+            importlib.import_module(spec.cli).add_parsers(sub)
     add_par(sub)
     add_simulate(sub)
     for command in sub.choices.values():
         # global options work after the command too: `sawgrid keygen --key-dir D alice`
-        _add_global_options(command, defaults=False)
+        add_global_options(command, defaults=False)
     return parser
-
-
-def _add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
-    """--url, --key, --key-dir, --json, -v. On subcommands they default to
-    SUPPRESS, so a value given before the command is not overwritten."""
-    def default(value):
-        return value if defaults else argparse.SUPPRESS
-
-    parser.add_argument("--url", default=default(os.environ.get("SAWGRID_URL", DEFAULT_URL)),
-                        help="Sawtooth REST API (default: $SAWGRID_URL or http://127.0.0.1:8008)")
-    parser.add_argument("--key", default=default(None), metavar="NAME",
-                        help="signing key name in the key directory, or a path to a .priv file")
-    parser.add_argument("--key-dir", type=Path, default=default(None),
-                        help="key directory (default: $SAWGRID_KEY_DIR or ~/.sawtooth/keys)")
-    parser.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
-    parser.add_argument("-v", "--verbose", action="store_true", default=default(False), help="log debug detail")
 
 
 def main(argv: list[str] | None = None) -> int:

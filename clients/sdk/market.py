@@ -1,7 +1,7 @@
 """Client side of sawgrid-market: payload builders, signing, state readers,
 and the one place where user-facing units become the ledger's integers.
 
-    from sawgrid.clients import market
+    from sawgrid.clients.sdk import market
     payload = market.place_order(pb.BUY, day, 10, market.kwh_to_wh("1.5"),
                                  market.price_to_ueur_per_kwh("0.25"))
     [txn_id] = market.submit(rest, signer, [payload])     # one atomic batch
@@ -23,9 +23,10 @@ from typing import Any, Iterable, Mapping, Sequence, TypeVar
 from google.protobuf.message import DecodeError, Message
 from sawtooth_signing import Signer
 
-from sawgrid.clients.errors import SawgridError
-from sawgrid.clients.rest import RestClient
-from sawgrid.clients.transactions import make_batch, make_transaction
+from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.clients.sdk.ledger import LedgerClient
+from sawgrid.clients.sdk.rest import RestClient
+from sawgrid.protos.envelopes import make_batch, make_transaction
 from sawgrid.processors.addressing import is_public_key as _is_public_key
 from sawgrid.processors.market import addresses, units
 from sawgrid.processors.market.addresses import MARKET
@@ -263,7 +264,7 @@ def market_transaction(signer: Signer, payload: pb.MarketPayload) -> Transaction
                             payload.SerializeToString(deterministic=True), inputs, outputs)
 
 
-def submit(rest: RestClient, signer: Signer, payloads: pb.MarketPayload | Iterable[pb.MarketPayload],
+def submit(rest: LedgerClient, signer: Signer, payloads: pb.MarketPayload | Iterable[pb.MarketPayload],
            wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     """Sign `payloads` as ONE batch (all or nothing) and submit it; with
     `wait`, return once committed. Returns the transaction ids, in order.
@@ -358,7 +359,7 @@ class MarketReader:
     """Decoded market records through the REST API; a missing record is None
     (an empty list for queries)."""
 
-    def __init__(self, rest: RestClient) -> None:
+    def __init__(self, rest: LedgerClient) -> None:
         self.rest = rest
 
     def _one(self, cls: type[M], address: str) -> M | None:

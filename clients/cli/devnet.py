@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from sawgrid.clients.cli_support import host_port
-from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.cli.support import host_port
+from sawgrid.clients.sdk.errors import SawgridError
+
+VALIDATOR_KEY = "validator"  # in the data folder: signs devnet's blocks
+OPERATOR_KEY = "operator"    # in the key directory: signs the families' setup
 
 
 def add_parser(subparsers) -> None:
@@ -32,15 +36,43 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run_command)
 
 
+def setup_steps(operator) -> list:
+    """Every family's genesis steps (processors/registry.py) as devnet setup
+    batches, each one batch signed by the operator key."""
+    from sawgrid.devnet.genesis import SetupStep
+    from sawgrid.processors import registry
+    from sawgrid.protos.envelopes import make_batch, make_transaction
+
+    operator_key = operator.get_public_key().as_hex()
+    steps = []
+    for spec in registry.FAMILIES:
+        for step in spec.genesis_steps():
+            def batch(step=step, family=spec.family):
+                return make_batch(operator, [
+                    make_transaction(operator, family.name, family.versions[0], t.payload, t.inputs, t.outputs)
+                    for t in step.transactions(operator_key)])
+            steps.append(SetupStep(name=step.name, needed=step.needed, batch=batch))
+    return steps
+
+
+def processor_command(component: str) -> list[str]:
+    """How devnet's `--processors` starts every registered family."""
+    return [sys.executable, "-m", "sawgrid.processors", "--connect", component]
+
+
 def run_command(args: argparse.Namespace) -> int:
+    from sawgrid.clients.sdk import keys
     from sawgrid.devnet.server import Devnet, DevnetConfig
 
     if args.max_batches < 1 or args.queue_size < 1 or args.block_interval < 0:
         raise SawgridError("--max-batches and --queue-size must be >= 1, --block-interval >= 0")
+    args.data_dir.mkdir(parents=True, exist_ok=True)
     config = DevnetConfig(
-        data_dir=args.data_dir, component=args.component, rest_host=args.rest[0], rest_port=args.rest[1],
-        processors=args.processors, key_dir=args.key_dir, max_batches=args.max_batches,
-        block_interval=args.block_interval, max_queue=args.queue_size,
+        data_dir=args.data_dir, validator=keys.load_or_create_signer(VALIDATOR_KEY, args.data_dir),
+        component=args.component, rest_host=args.rest[0], rest_port=args.rest[1],
+        setup_steps=setup_steps(keys.load_or_create_signer(OPERATOR_KEY, args.key_dir)),
+        processor_command=processor_command(args.component) if args.processors else None,
+        max_batches=args.max_batches, block_interval=args.block_interval, max_queue=args.queue_size,
     )
     try:
         Devnet(config).run_forever()

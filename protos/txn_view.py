@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from sawgrid.processors.addressing import is_address
-from sawgrid.protos.sawtooth import Event
+from sawgrid.protos.sawtooth import Event, is_address
 
 Reader = Callable[[str], "bytes | None"]
 DELETED = None  # a write of None deletes the address

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sawtooth_signing import Signer
 
-from sawgrid.clients.transactions import make_batch, make_transaction
-from sawgrid.processors.addressing import KV
-from sawgrid.processors.kv import kv_address
+from sawgrid.protos.envelopes import make_batch, make_transaction
+from sawgrid.processors.kv.addresses import KV, kv_address
+
 from sawgrid.protos.kv_pb2 import KvPayload
 from sawgrid.protos.sawtooth import Batch
 

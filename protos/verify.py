@@ -15,10 +15,16 @@ from google.protobuf.message import DecodeError
 from sawtooth_signing import create_context
 from sawtooth_signing.secp256k1 import Secp256k1PublicKey
 
-from sawgrid.devnet.ledger_api import SubmitRejected
 from sawgrid.protos.sawtooth import Batch, BatchHeader, TransactionHeader
 
 _CONTEXT = create_context("secp256k1")
+
+
+class BatchRejected(ValueError):
+    """A batch a validator would refuse on submit; str() names what is wrong."""
+
+
+SubmitRejected = BatchRejected  # the name devnet's submit path uses
 _SIGNATURE_RE = re.compile(r"^[0-9a-f]{128}$")
 _PUBLIC_KEY_RE = re.compile(r"^[0-9a-f]{66}$")
 
@@ -38,7 +44,7 @@ def _verify(signature: str, message: bytes, public_key_hex: str, what: str) -> N
 
 
 def check_batch(batch: Batch) -> list[TransactionHeader]:
-    """Raise SubmitRejected naming what is wrong; return the parsed txn headers."""
+    """Raise BatchRejected naming what is wrong; return the parsed txn headers."""
     short = batch.header_signature[:16] or "<no id>"
     try:
         header = BatchHeader.FromString(batch.header)

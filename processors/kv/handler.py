@@ -1,24 +1,15 @@
-"""sawgrid-kv: the trivial family. One transaction sets or deletes one key.
-
-It exists so that devnet's tests and benchmarks have a processor that does the
-least work a real one can (decode, one read, one write): measurements of the
-market family are reported as ratios against it.
-"""
+"""sawgrid-kv's handler: decode, one read, one write."""
 from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
-from sawgrid.processors.addressing import KV, KV_ENTRY
 from sawgrid.processors.base import SawgridHandler
+from sawgrid.processors.kv.addresses import KV, kv_address
 from sawgrid.protos.kv_pb2 import KvPayload
 
 MAX_KEY_LENGTH = 64
 MAX_VALUE_BYTES = 1024
-
-
-def kv_address(key: str) -> str:
-    return KV.address(KV_ENTRY, key)
 
 
 def decode(payload: bytes) -> KvPayload:

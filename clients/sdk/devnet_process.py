@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sawgrid.clients.errors import SawgridError
-from sawgrid.clients.rest import RestClient, RestError
-from sawgrid.processors.market.addresses import config_address
+from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.clients.sdk.rest import RestClient, RestError
+from sawgrid.processors import registry
 
 
 def free_port() -> int:
@@ -25,7 +25,7 @@ def free_port() -> int:
 @dataclass
 class DevnetProcess:
     """A devnet child process. `start()` returns once block 0 is committed and,
-    with processors, once the market's setup (its operator) is on chain."""
+    with processors, once every family's setup (the market's operator) is on chain."""
 
     data_dir: Path
     key_dir: Path
@@ -64,7 +64,8 @@ class DevnetProcess:
             if self.proc.poll() is not None:
                 raise SawgridError(f"devnet exited with code {self.proc.returncode}; log: {self.log_path}")
             try:
-                if client.head_id() is not None and (not self.processors or client.state(config_address())):
+                if client.head_id() is not None and (not self.processors or not any(
+                        step.needed(client.state) for step in registry.genesis_steps())):
                     return self
             except RestError:
                 pass

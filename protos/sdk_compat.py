@@ -93,7 +93,7 @@ def install() -> None:
             and not isinstance(getattr(module, "__loader__", None), _Pb2Loader))
         if early:
             raise ImportError(
-                f"{', '.join(early)} imported before sawgrid.processors.sdk_compat."
+                f"{', '.join(early)} imported before sawgrid.protos.sdk_compat."
                 "install(); import sawgrid.processors (or sawgrid.protos.sawtooth) "
                 "before any sawtooth_sdk.protobuf / sawtooth_sdk.processor module")
         if not any(isinstance(f, _Pb2Finder) for f in sys.meta_path):
@@ -197,7 +197,7 @@ def _register_stream_module():
                            _STREAM_MODULE)
         return
     module = types.ModuleType(_STREAM_MODULE, "Sawgrid's replacement for the SDK's stream "
-                              "module (see sawgrid.processors.sdk_compat).")
+                              "module (see sawgrid.protos.sdk_compat).")
     module.__package__ = _STREAM_MODULE.rpartition(".")[0]
     module.Stream = Stream
     module.RECONNECT_EVENT = RECONNECT_EVENT

@@ -21,7 +21,7 @@ import time
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.sdk.errors import SawgridError
 
 __all__ = [
     "RestClient",

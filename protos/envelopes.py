@@ -1,4 +1,4 @@
-"""Building and signing Sawtooth transactions and batches.
+"""Sawtooth's envelopes: building and signing transactions and batches.
 
 One place for the header rules every validator checks: the payload's sha512
 in the transaction header, the batcher key equal to the batch signer's key,
@@ -7,6 +7,7 @@ and secp256k1 signatures over the serialized headers.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
 from typing import Iterable, Sequence
 
@@ -59,3 +60,47 @@ def make_batch(signer: Signer, transactions: Iterable[Transaction]) -> Batch:
 def batch_list_bytes(batches: Iterable[Batch]) -> bytes:
     """Serialized BatchList, the body of `POST /batches`."""
     return BatchList(batches=list(batches)).SerializeToString()
+
+
+# -- unsigned envelopes (the in-process ledger's tests and the simulator) ----------
+
+_counter = itertools.count()
+
+
+def unsigned_transaction(
+    family_name: str,
+    family_version: str,
+    payload: bytes,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    signer_public_key: str,
+    nonce: str | None = None,
+) -> Transaction:
+    """A Transaction with a well-formed header but no real signature.
+
+    Its `header_signature` (the transaction id) is a unique 128-hex-char
+    stand-in, so receipts and results can name it. Only `InProcessLedger`
+    (without `verify_signatures`) accepts it.
+    """
+    nonce = nonce if nonce is not None else f"{next(_counter):016x}"
+    header = TransactionHeader(
+        family_name=family_name,
+        family_version=family_version,
+        inputs=list(inputs),
+        outputs=list(outputs),
+        signer_public_key=signer_public_key,
+        batcher_public_key=signer_public_key,
+        payload_sha512=hashlib.sha512(payload).hexdigest(),
+        nonce=nonce,
+    ).SerializeToString()
+    return Transaction(header=header, header_signature=hashlib.sha512(header).hexdigest(), payload=payload)
+
+
+def unsigned_batch(transactions: Iterable[Transaction], signer_public_key: str = "") -> Batch:
+    """A Batch of `transactions` with a stand-in signature (see `unsigned_transaction`)."""
+    transactions = list(transactions)
+    if not signer_public_key and transactions:
+        signer_public_key = TransactionHeader.FromString(transactions[0].header).batcher_public_key
+    header = BatchHeader(signer_public_key=signer_public_key,
+                         transaction_ids=[t.header_signature for t in transactions]).SerializeToString()
+    return Batch(header=header, header_signature=hashlib.sha512(header).hexdigest(), transactions=transactions)

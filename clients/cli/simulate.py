@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from sawgrid.clients.cli_support import command
-from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.cli.support import command
+from sawgrid.clients.sdk.errors import SawgridError
 
 DEFAULT_OUT = Path("results")
 
@@ -24,7 +24,7 @@ def _dataset(args):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sawgrid.clients import keys
+    from sawgrid.clients.sdk import keys
     from sawgrid.clients.simulation.report import summary, write_report
     from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for
 
@@ -36,21 +36,21 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out or DEFAULT_OUT / f"seed{args.seed}-n{dataset.n}-d{dataset.days()}{'-fast' if args.fast else ''}"
     progress = None if not args.json else False
     if args.fast:
-        from sawgrid.clients.simulation.fastchain import InProcessRest
+        from sawgrid.clients.sdk.ledger import InProcessClient
 
-        sim = Simulation(dataset, config, InProcessRest(), signer_for(args.seed, "operator"),
+        sim = Simulation(dataset, config, InProcessClient(), signer_for(args.seed, "operator"),
                          signed=False, mode="fast", progress=progress)
         result = sim.run()
     elif args.url_given:
-        from sawgrid.clients.rest import RestClient
+        from sawgrid.clients.sdk.rest import RestClient
 
         operator = keys.load_signer(args.key or "operator", args.key_dir)
         sim = Simulation(dataset, config, RestClient(args.url), operator, signed=True,
                          mode=f"network {args.url}", progress=progress)
         result = sim.run()
     else:
-        from sawgrid.clients.rest import RestClient
-        from sawgrid.devnet.process import DevnetProcess
+        from sawgrid.clients.sdk.rest import RestClient
+        from sawgrid.clients.sdk.devnet_process import DevnetProcess
 
         chain = out / "chain"
         if chain.exists():  # the previous run's throw-away ledger: a rerun starts afresh

@@ -16,11 +16,11 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from sawgrid.clients import market
-from sawgrid.clients.cli_support import (
+from sawgrid.clients.sdk import market
+from sawgrid.clients.cli.support import (
     EUR_PLACES, Session, command, format_table, group, key_name, with_global_options,
 )
-from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.protos import market_pb2 as pb
 
 def _contracts_table(session: Session, contracts: Sequence[pb.Contract]) -> str:

@@ -14,7 +14,7 @@ from sawtooth_signing import CryptoFactory, create_context
 from sawtooth_signing import ParseError, Signer
 from sawtooth_signing.secp256k1 import Secp256k1PrivateKey
 
-from sawgrid.clients.errors import SawgridError
+from sawgrid.clients.sdk.errors import SawgridError
 
 KEY_DIR_ENV = "SAWGRID_KEY_DIR"
 
