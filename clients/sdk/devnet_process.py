@@ -34,6 +34,7 @@ class DevnetProcess:
     rest_port: int = field(default_factory=free_port)
     component_port: int = field(default_factory=free_port)
     log_path: Path | None = None
+    env: dict[str, str] | None = None  # the child's environment (default: ours)
     proc: subprocess.Popen | None = None
 
     @property
@@ -57,7 +58,7 @@ class DevnetProcess:
         if self.log_path is None:
             self.log_path = self.data_dir.parent / f"{self.data_dir.name}-devnet.log"
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env)
         client = RestClient(self.url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

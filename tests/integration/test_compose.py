@@ -42,7 +42,7 @@ from sawgrid.par_engine.cron import Cron
 from sawgrid.clients.cli import tp as tp_cli
 from sawgrid.processors import registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
 PROCESSORS = ROOT / "docker" / "compose.processors.yaml"
 CLIENTS = ROOT / "docker" / "compose.clients.yaml"
