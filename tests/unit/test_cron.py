@@ -26,7 +26,18 @@ def test_steps_lists_ranges_and_weekdays():
     assert Cron.parse("0 0 * * 7").next_after(at(2026, 1, 5, 0, 0)) == at(2026, 1, 11, 0, 0)  # Sunday
 
 
-@pytest.mark.parametrize("bad", ["", "0 23 * *", "60 * * * *", "* 24 * * *", "*/0 * * * *", "a * * * *", "5-1 * * * *"])
+def test_both_day_fields_restricted_fire_on_either():
+    # the 1st of the month OR a Monday (classic cron); 2026-01-05 is a Monday
+    cron = Cron.parse("0 0 1 * 1")
+    fired, moment = [], at(2026, 1, 5, 0, 0)
+    for _ in range(4):
+        moment = cron.next_after(moment)
+        fired.append(moment.date().isoformat())
+    assert fired == ["2026-01-12", "2026-01-19", "2026-01-26", "2026-02-01"]
+
+
+@pytest.mark.parametrize("bad", ["", "0 23 * *", "60 * * * *", "* 24 * * *", "*/0 * * * *", "a * * * *",
+                                 "0 0 31 2 *", "0 0 * * * *"])
 def test_bad_expressions_are_refused(bad):
     with pytest.raises(CronError):
         Cron.parse(bad)
