@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -72,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
-    args.url_given = any(a == "--url" or a.startswith("--url=") for a in raw) or "SAWGRID_URL" in os.environ
+    # Only a --url typed on this command line counts as asking for a network:
+    # `simulate` must never turn an exported $SAWGRID_URL into a live run.
+    args.url_given = any(a == "--url" or a.startswith("--url=") for a in raw)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from sawgrid.clients.cli.support import command
 from sawgrid.clients.sdk.errors import SawgridError
 
 DEFAULT_OUT = Path("results")
+# Recommendations need two days of history, so day 3 is the first with any.
+MIN_DAYS = 3
+LOG = logging.getLogger("sawgrid.simulate")
 
 
 def _dataset(args):
@@ -28,8 +34,13 @@ def _run(args: argparse.Namespace) -> int:
     from sawgrid.clients.simulation.report import summary, write_report
     from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for
 
-    if args.participants < 1 or args.days < 2:
-        raise SawgridError("--participants must be >= 1 and --days >= 2 (recommendations start on day 3)")
+    if args.participants < 1:
+        raise SawgridError(f"--participants: at least 1, got {args.participants}")
+    if args.days < MIN_DAYS:
+        raise SawgridError(f"--days: at least {MIN_DAYS}, got {args.days} (the PAR engine recommends from day 3 "
+                           f"on, after two days of history, so shorter runs compare nothing)")
+    if not args.url_given and os.environ.get("SAWGRID_URL"):
+        LOG.info("ignoring $SAWGRID_URL: simulate runs on its own devnet unless --url is given on the command line")
     config = SimConfig(seed=args.seed, algorithm=args.algorithm, flexibility=args.flexibility,
                        threshold=args.threshold)
     dataset = _dataset(args)
@@ -52,14 +63,21 @@ def _run(args: argparse.Namespace) -> int:
         from sawgrid.clients.sdk.rest import RestClient
         from sawgrid.clients.sdk.devnet_process import DevnetProcess
 
-        chain = out / "chain"
-        if chain.exists():  # the previous run's throw-away ledger: a rerun starts afresh
-            shutil.rmtree(chain)
+        kept = out / "chain"
+        if kept.exists():  # a previous --keep-chain run's ledger: a rerun starts afresh
+            shutil.rmtree(kept)
+        # The throw-away ledger (hundreds of MB for a week) lives outside the
+        # results unless --keep-chain asks for it, and is removed at the end.
+        chain = kept if args.keep_chain else Path(tempfile.mkdtemp(prefix="sawgrid-simulate-"))
         keys.save("operator", private_key_for(args.seed, "operator"), out / "keys", force=True)
-        with DevnetProcess(data_dir=chain / "data", key_dir=out / "keys", log_path=out / "devnet.log") as net:
-            sim = Simulation(dataset, config, RestClient(net.url), signer_for(args.seed, "operator"),
-                             signed=True, mode="full stack (devnet)", progress=progress)
-            result = sim.run()
+        try:
+            with DevnetProcess(data_dir=chain / "data", key_dir=out / "keys", log_path=out / "devnet.log") as net:
+                sim = Simulation(dataset, config, RestClient(net.url), signer_for(args.seed, "operator"),
+                                 signed=True, mode="full stack (devnet)", progress=progress)
+                result = sim.run()
+        finally:
+            if not args.keep_chain:
+                shutil.rmtree(chain, ignore_errors=True)
     result.save(out)
     path = write_report(result, out)
     doc = summary(result)
@@ -79,7 +97,7 @@ def add_parser(subparsers) -> None:
     p = command(subparsers, "simulate", _run, "run the paper's one-week experiment and write a report",
                 "Simulate a week of trading by N smart-meter clients in two scenarios (without and with "
                 "the PAR engine's recommendations), through a fresh devnet with Sawgrid's processors "
-                "(default), an existing network (--url) or the handlers in process (--fast). Writes a "
+                "(default), an existing network (--url, only when typed on the command line; $SAWGRID_URL is ignored here) or the handlers in process (--fast). Writes a "
                 "report (markdown, PNG plots, statistics, costs) into --out.",
                 "sawgrid simulate                         # 103 participants, 7 days, seed 0\n"
                 "  sawgrid simulate --fast --participants 1000 --json\n"
@@ -92,6 +110,8 @@ def add_parser(subparsers) -> None:
                    help="with --csv: the paper's preparation (one source at 35 %%, winter weeks, 103 participants)")
     p.add_argument("--fast", action="store_true", help="run the same handlers in process (no devnet, no signatures)")
     p.add_argument("--out", type=Path, help="results folder (default: results/seedS-nN-dD)")
+    p.add_argument("--keep-chain", action="store_true",
+                   help="keep the run's devnet ledger in OUT/chain (default: a temporary folder, removed at the end)")
     p.add_argument("--algorithm", choices=["optimal", "astar"], default="optimal",
                    help="the PAR engine's algorithm (default: optimal, which is deterministic)")
     p.add_argument("--flexibility", type=float, default=0.5, help="share of each hour a recommendation may move")

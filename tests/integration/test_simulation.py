@@ -6,17 +6,13 @@ import json
 import subprocess
 import sys
 
-import pytest
-
-pytest.importorskip("pvlib")  # the synthetic dataset needs the 'data' extra (in dev)
-
-from sawgrid.clients.sdk import keys  # noqa: E402
-from sawgrid.clients.sdk.market import MarketReader  # noqa: E402
-from sawgrid.clients.sdk.rest import RestClient  # noqa: E402
-from sawgrid.clients.simulation import data  # noqa: E402
-from sawgrid.clients.sdk.ledger import InProcessClient  # noqa: E402
-from sawgrid.clients.simulation.report import summary  # noqa: E402
-from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for  # noqa: E402
+from sawgrid.clients.sdk import keys
+from sawgrid.clients.sdk.market import MarketReader
+from sawgrid.clients.sdk.rest import RestClient
+from sawgrid.clients.simulation import data
+from sawgrid.clients.sdk.ledger import InProcessClient
+from sawgrid.clients.simulation.report import summary
+from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for
 
 SEED = 3
 
@@ -70,7 +66,7 @@ def test_simulate_command_writes_the_report(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "-m", "sawgrid.clients.cli", "simulate", "--fast", "--participants", "4",
-         "--days", "2", "--seed", "1", "--out", str(out), "--json"],
+         "--days", "3", "--seed", "1", "--out", str(out), "--json"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
