@@ -1,13 +1,20 @@
 """Key files compatible with `sawtooth keygen`.
 
 `sawtooth keygen NAME` writes `~/.sawtooth/keys/NAME.priv` (the 32-byte
-secp256k1 private key as 64 hex chars and a newline, mode 0640) and
-`NAME.pub` (the 33-byte compressed public key as 66 hex chars). Sawgrid reads
-and writes the same files, so keys move freely between the two tools.
+secp256k1 private key as 64 hex chars and a newline) and `NAME.pub` (the
+33-byte compressed public key as 66 hex chars). Sawgrid reads and writes the
+same files, so keys move freely between the two tools.
+
+Sawgrid writes them more carefully: a private key file is owner-only (0600)
+from the moment it exists, whatever the umask; a key directory it creates is
+0700; and it never writes through a symlink (a NAME.priv or NAME.pub that is
+one is refused, with --force too), so a planted link cannot send a private
+key elsewhere or overwrite another file.
 """
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from sawtooth_signing import CryptoFactory, create_context
@@ -63,18 +70,82 @@ def generate(name: str, key_dir: Path | None = None, force: bool = False) -> tup
 
 def save(name: str, private_key: Secp256k1PrivateKey, key_dir: Path | None = None,
          force: bool = False) -> tuple[Path, Path]:
-    """Write `private_key` as NAME.priv / NAME.pub; refuses to overwrite unless `force`."""
+    """Write `private_key` as NAME.priv (0600) / NAME.pub; refuses to overwrite
+    unless `force`, and refuses a symlink in their place even then."""
     priv_path, pub_path = key_paths(name, key_dir)
-    if not force and (priv_path.exists() or pub_path.exists()):
+    for path in (priv_path, pub_path):
+        if path.is_symlink():
+            raise _symlink_error(path)
+    if not force and (os.path.lexists(priv_path) or os.path.lexists(pub_path)):
         raise KeyFileError(f"key files for {name!r} already exist in {priv_path.parent} (use --force to replace)")
-    priv_path.parent.mkdir(parents=True, exist_ok=True)
+    _make_private_dirs(priv_path.parent)
     public_hex = _CONTEXT.get_public_key(private_key).as_hex()
-    fd = os.open(priv_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(private_key.as_hex() + "\n")
-    os.chmod(priv_path, 0o640)
-    pub_path.write_text(public_hex + "\n")
+    _write(priv_path, private_key.as_hex() + "\n", 0o600, force)
+    _write(pub_path, public_hex + "\n", 0o644, force)
     return priv_path, pub_path
+
+
+def _symlink_error(path: Path) -> KeyFileError:
+    return KeyFileError(f"refusing to write {path}: it is a symlink (remove it or choose another key name)")
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create `directory` and its missing parents as 0700 (an existing one is left as it is)."""
+    missing = []
+    while not os.path.lexists(directory):
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue  # created meanwhile by someone else: not ours to change
+        except OSError as err:
+            raise KeyFileError(f"cannot create key directory {path}: {err.strerror}") from None
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, 0o700)  # the umask may have taken bits off
+        finally:
+            os.close(fd)
+
+
+def _write(path: Path, text: str, mode: int, replace: bool) -> None:
+    """Write `text` to a new file at `path` with exactly `mode`, never following
+    a symlink. Without `replace` the file must not exist (O_EXCL); with it, the
+    text goes to a new file next to it that then atomically takes its place
+    (a rename replaces a link itself, it does not write through it)."""
+    target = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp") if replace else path
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(target, flags, mode)
+    except FileExistsError:
+        if path.is_symlink():
+            raise _symlink_error(path) from None
+        raise KeyFileError(f"{path} already exists (use --force to replace)") from None
+    except OSError as err:
+        raise KeyFileError(f"cannot write {path}: {err.strerror}") from None
+    try:
+        try:
+            os.fchmod(fd, mode)  # exactly `mode`, whatever the umask took off
+            with os.fdopen(fd, "w") as handle:
+                fd = -1
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if replace:
+                os.replace(target, path)
+        finally:
+            if fd != -1:
+                os.close(fd)
+    except OSError as err:
+        if replace:
+            try:
+                os.unlink(target)
+            except OSError:
+                pass
+        raise KeyFileError(f"cannot write {path}: {err.strerror}") from None
 
 
 def load_signer(name: str, key_dir: Path | None = None) -> Signer:

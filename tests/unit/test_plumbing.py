@@ -37,7 +37,7 @@ def test_keygen_writes_sawtooth_compatible_files(tmp_path):
     assert priv_hex.endswith("\n") and len(priv_hex.strip()) == 64
     pub_hex = pub.read_text().strip()
     assert len(pub_hex) == 66 and pub_hex[:2] in ("02", "03")
-    assert stat.S_IMODE(priv.stat().st_mode) == 0o640
+    assert stat.S_IMODE(priv.stat().st_mode) == 0o600  # owner only (tests/unit/test_key_files.py)
     assert keys.load_signer("alice", tmp_path).get_public_key().as_hex() == pub_hex
     with pytest.raises(keys.KeyFileError, match="already exist"):
         keys.generate("alice", tmp_path)
