@@ -11,9 +11,15 @@ in between leaves only unreferenced nodes, never a block whose state is
 missing. Both are durable against process crashes (SQLite WAL with
 synchronous=NORMAL, LMDB without fsync), not against power loss, which a
 devnet need not survive.
+
+One devnet at a time per data directory: the store holds an exclusive lock on
+`devnet.lock` for as long as it is open (the kernel drops it when the process
+dies, however it dies), and a second store on the same directory is refused.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -33,12 +39,36 @@ CREATE TABLE IF NOT EXISTS receipts (txn_id TEXT PRIMARY KEY, data BLOB NOT NULL
 """
 
 
+LOCK_FILE = "devnet.lock"
+
+
+class DataDirInUse(OSError):
+    """Another devnet holds the data directory's lock."""
+
+
+def _lock(directory: Path) -> int:
+    """Take the data directory's exclusive lock; return its file descriptor."""
+    path = directory / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise DataDirInUse(f"another devnet (pid {holder}) is using the data folder {directory}; "
+                           f"stop it or choose another --data-dir") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class Store:
     """Thread-safe: each thread gets its own read connection; writes are serialized."""
 
     def __init__(self, directory: Path | str) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock(directory)
         self.path = str(directory / "ledger.sqlite")
         self._nodes = lmdb.open(str(directory / "state.lmdb"), map_size=LMDB_MAP_SIZE, subdir=True,
                                 sync=False, metasync=False, max_readers=512)
@@ -148,3 +178,6 @@ class Store:
             conn.close()
             self._local.conn = None
         self._nodes.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the data directory's lock
+            self._lock_fd = None

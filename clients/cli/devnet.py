@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -77,5 +78,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         Devnet(config).run_forever()
     except OSError as err:
+        if err.errno == errno.EADDRINUSE:  # the REST API's bind; the component endpoint names itself
+            raise SawgridError(f"cannot serve the REST API on {args.rest[0]}:{args.rest[1]}: the port is in use "
+                               f"(another devnet?); choose another with --rest HOST:PORT") from None
         raise SawgridError(str(err)) from None
     return 0
