@@ -21,6 +21,7 @@ from sawtooth_signing import Signer
 from sawgrid.clients.sdk import market
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.market import MarketReader
+from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.par_engine import chain, metrics
 from sawgrid.par_engine.penalties import DEFAULT_THRESHOLD, penalty_vector
@@ -112,9 +113,7 @@ class Engine:
             penalties=penalties, algorithm=self.config.algorithm,
         )
         if chain.is_issued(self.reader, target):
-            report.status = "already issued"
-            report.penalties = list(self.reader.penalties(target).multipliers)
-            return self._done(report, started)
+            return self._already_issued(report, target, started)
         schedules: dict[str, list[int]] = {}
         if load.buyers:
             problem = make_problem(np.array(load.purchases, dtype=np.int64), flexibility=self.config.flexibility)
@@ -130,7 +129,24 @@ class Engine:
             report.status = "dry run"
             return self._done(report, started)
         payloads = chain.issue_payloads(target, penalties, schedules)
-        report.transaction_ids = market.submit(self.rest, self.signer, payloads)
+        try:
+            report.transaction_ids = market.submit(self.rest, self.signer, payloads)
+        except BatchInvalid:
+            # A concurrent run may have issued the day between our check and our
+            # submit: the market then refuses our batch (the day is final) and
+            # the chain holds the other run's issue. That is the same outcome as
+            # finding the day issued; any other refusal is an error.
+            if not chain.is_issued(self.reader, target):
+                raise
+            return self._already_issued(report, target, started)
+        return self._done(report, started)
+
+    def _already_issued(self, report: RunReport, target: int, started: float) -> RunReport:
+        """Report `target` as on chain already: its penalties as issued, nothing of ours."""
+        report.status = "already issued"
+        report.penalties = list(self.reader.penalties(target).multipliers)
+        report.recommended_par = report.optimal_par = report.gap_to_optimal = None
+        report.transaction_ids = []
         return self._done(report, started)
 
     def _done(self, report: RunReport, started: float) -> RunReport:
