@@ -9,6 +9,7 @@ import pytest
 
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.simulation import data
+from sawgrid.clients.simulation.data import synthesis
 from sawgrid.clients.simulation.data import Dataset, Participant, load_csv, paper_preparation, to_csv
 
 
@@ -263,7 +264,7 @@ def test_missing_data_extra_is_one_clear_line(monkeypatch):
 def test_synthetic_is_deterministic_and_seeded():
     heavy()
     a, b = data.synthetic(n=20, seed=7), data.synthetic(n=20, seed=7)
-    data._synthetic.cache_clear()
+    synthesis._synthetic.cache_clear()
     c = data.synthetic(n=20, seed=7)                      # recomputed, not the cached object
     for x in (b, c):
         assert np.array_equal(a.consumption, x.consumption) and np.array_equal(a.production, x.production)
@@ -276,7 +277,7 @@ def test_synthetic_is_deterministic_and_seeded():
 def test_synthetic_default_shape_mix_and_speed():
     heavy()
     import time
-    data._synthetic.cache_clear()
+    synthesis._synthetic.cache_clear()
     t = time.perf_counter()
     ds = data.synthetic()
     assert time.perf_counter() - t < 10

@@ -139,7 +139,7 @@ def test_cost_change_like_the_papers_table_2():
     p = report.PAPER["table2"]
     w = p["without"]["bought_kwh"] * 0.25 - p["without"]["sold_kwh"] * 0.25
     r = p["with"]["bought_kwh"] * 0.25 - p["with"]["sold_kwh"] * 0.25
-    assert report._pct(r, w) == pytest.approx(-6.49, abs=0.01)
+    assert report.pct_change(r, w) == pytest.approx(-6.49, abs=0.01)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -327,6 +327,6 @@ def test_report_from_a_saved_run(tmp_path, capsys):
 
 
 def test_pct_handles_zero_and_negative_bases():
-    assert report._pct(5, 0) is None
-    assert report._pct(-50, -100) == pytest.approx(50.0)         # a smaller loss is an increase
-    assert math.isclose(report._pct(110, 100), 10.0)
+    assert report.pct_change(5, 0) is None
+    assert report.pct_change(-50, -100) == pytest.approx(50.0)         # a smaller loss is an increase
+    assert math.isclose(report.pct_change(110, 100), 10.0)
