@@ -29,11 +29,10 @@ from sawtooth_sdk.processor.exceptions import InvalidTransaction
 from sawgrid.processors.inprocess import InProcessContext, InProcessLedger, unsigned_transaction
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.addresses import MARKET, WALLET, access
+from sawgrid.processors.market.handler import MarketHandler
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos.sawtooth import TransactionHeader, processor_pb2
 
-handler_module = pytest.importorskip("sawgrid.processors.market.handler")
-MarketHandler = handler_module.MarketHandler
 
 DAY = 20_000  # 2024-10-04
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -31,10 +30,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sawgrid.processors.inprocess import InProcessLedger, unsigned_transaction
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.addresses import BOOK, CONTRACT, MARKET, WALLET, access
+from sawgrid.processors.market.handler import MarketHandler
 from sawgrid.protos import market_pb2 as pb
 
-handler_module = pytest.importorskip("sawgrid.processors.market.handler")
-MarketHandler = handler_module.MarketHandler
 
 DAY = 20_000
 DAYS = [DAY, DAY + 1]          # DAY has grid prices and penalties; DAY + 1 has neither at first
