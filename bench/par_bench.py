@@ -31,13 +31,13 @@ import platform
 import numpy as np
 import scipy
 
-from sawgrid.par_engine.metrics import HOURS
-from sawgrid.par_engine.recommend import DEFAULT_THRESHOLD, make_problem, recommend
+from sawgrid.par_engine.recommend import VS_ACCEPT_THRESHOLD, make_problem, recommend
+from sawgrid.processors.market.units import HOURS_PER_DAY
 
 RUNS = {   # label -> (algorithm, keyword arguments)
     "optimal": ("optimal", {}),
     "optimal/peak-only": ("optimal", {"minimise_movement": False}),
-    "astar": ("astar", {"threshold": DEFAULT_THRESHOLD}),
+    "astar": ("astar", {"threshold": VS_ACCEPT_THRESHOLD}),
     "astar/threshold100": ("astar", {"threshold": 100.0}),
 }
 
@@ -45,7 +45,7 @@ RUNS = {   # label -> (algorithm, keyword arguments)
 def households(n: int, seed: int) -> np.ndarray:
     """(n, 24) Wh of evening-peaked household days, seeded."""
     rng = np.random.default_rng(seed)
-    hours = np.arange(HOURS)
+    hours = np.arange(HOURS_PER_DAY)
 
     def bump(height_lo, height_hi, centre, spread, width):
         height = rng.uniform(height_lo, height_hi, (n, 1))
@@ -54,7 +54,7 @@ def households(n: int, seed: int) -> np.ndarray:
     standby = rng.uniform(150, 300, (n, 1))
     daytime = rng.uniform(0, 250, (n, 1)) * ((hours >= 9) & (hours <= 16))
     load = standby + daytime + bump(200, 600, 7.5, 0.7, 1.0) + bump(600, 1500, 19.5, 1.0, 1.5)
-    return np.rint(load * rng.uniform(0.85, 1.15, (n, HOURS))).astype(np.int64)
+    return np.rint(load * rng.uniform(0.85, 1.15, (n, HOURS_PER_DAY))).astype(np.int64)
 
 
 def run(n: int, flexibility: float, budget: float, seed: int) -> dict:

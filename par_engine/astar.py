@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .metrics import HOURS
+from sawgrid.processors.market.units import HOURS_PER_DAY
 
 if TYPE_CHECKING:
     from .recommend import Problem
@@ -68,7 +68,7 @@ class SearchOutcome:
 def _rank(s: np.ndarray, total: int) -> tuple[int, int, int]:
     """Priority of an aggregate: (dev, peak, Σ s²), smaller is better."""
     values = s.tolist()
-    return (sum(abs(HOURS * v - total) for v in values), max(values), sum(v * v for v in values))
+    return (sum(abs(HOURS_PER_DAY * v - total) for v in values), max(values), sum(v * v for v in values))
 
 
 def _apply(x: np.ndarray, lower: np.ndarray, upper: np.ndarray, a: int, b: int, delta: int) -> None:
@@ -92,7 +92,7 @@ def _moves(x: np.ndarray, s: np.ndarray, lower: np.ndarray, upper: np.ndarray,
     takes = (upper - x).sum(1) > 0
     highs = [int(h) for h in order[::-1] if gives[h]]
     lows = [int(h) for h in order if takes[h]]
-    for width in (PAIR_HOURS, HOURS):
+    for width in (PAIR_HOURS, HOURS_PER_DAY):
         moves = []
         for a in highs[:width]:
             for b in lows[:width]:
@@ -117,7 +117,7 @@ def search(problem: Problem, start: np.ndarray, *, time_budget: float, threshold
     root = np.ascontiguousarray(start.T, dtype=dtype)
     aggregates = [problem.base + root.sum(1, dtype=np.int64)]
     total = int(aggregates[0].sum())
-    goal = (100.0 - threshold) * HOURS * total / 100.0      # dev at which V == threshold
+    goal = (100.0 - threshold) * HOURS_PER_DAY * total / 100.0      # dev at which V == threshold
     parents, depths, moves = [-1], [0], [(0, 0, 0)]
     best_rank, best = _rank(aggregates[0], total), 0
     queue = [(best_rank, 0)]
@@ -162,7 +162,7 @@ def search(problem: Problem, start: np.ndarray, *, time_budget: float, threshold
         x = materialise(i)
         expansions += 1
         s = aggregates[i]
-        portion = min(1.0, ANNEAL_GAIN * rank[0] / max(1, HOURS * total))
+        portion = min(1.0, ANNEAL_GAIN * rank[0] / max(1, HOURS_PER_DAY * total))
         stalled += 1
         for a, b, delta in _moves(x, s, lower, upper, portion):
             child = s.copy()

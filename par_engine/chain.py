@@ -14,8 +14,7 @@ from typing import Mapping, Sequence
 
 from sawgrid.clients.sdk import market
 from sawgrid.clients.sdk.market import MarketReader
-from sawgrid.par_engine.metrics import HOURS
-from sawgrid.processors.market.units import MAX_RECOMMENDATIONS
+from sawgrid.processors.market.units import HOURS_PER_DAY, MAX_RECOMMENDATIONS
 from sawgrid.protos import market_pb2 as pb
 
 
@@ -35,10 +34,10 @@ def day_load(reader: MarketReader, day: int) -> DayLoad:
     for contract in reader.contracts(day=day):
         if contract.buyer == operator:
             continue
-        per_buyer.setdefault(contract.buyer, [0] * HOURS)[contract.hour] += contract.energy
+        per_buyer.setdefault(contract.buyer, [0] * HOURS_PER_DAY)[contract.hour] += contract.energy
     buyers = sorted(per_buyer)
     purchases = [per_buyer[b] for b in buyers]
-    totals = [sum(row[h] for row in purchases) for h in range(HOURS)]
+    totals = [sum(row[h] for row in purchases) for h in range(HOURS_PER_DAY)]
     return DayLoad(day, buyers, purchases, totals)
 
 

@@ -24,16 +24,16 @@ from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.par_engine import chain, metrics
-from sawgrid.par_engine.penalties import DEFAULT_THRESHOLD, penalty_vector
+from sawgrid.par_engine.penalties import PAR_PENALTY_THRESHOLD, penalty_vector
 from sawgrid.par_engine.recommend import ALGORITHMS, make_problem, recommend
-from sawgrid.processors.market.units import day_date
+from sawgrid.processors.market.units import HOURS_PER_DAY, day_date
 
 
 @dataclass
 class EngineConfig:
     """Settings, from a TOML file (`[par]` table) or the command line."""
 
-    threshold: str = str(DEFAULT_THRESHOLD)  # PAR (avg/max) at or above which nothing is penalised
+    threshold: str = str(PAR_PENALTY_THRESHOLD)  # PAR (avg/max) at or above which nothing is penalised
     algorithm: str = "optimal"               # "optimal" or "astar"
     flexibility: float = 0.5                 # share of each hour's purchase a recommendation may move
     time_budget: float = 2.0                 # seconds, for astar
@@ -123,7 +123,7 @@ class Engine:
             report.recommended_par = result.par
             if result.optimal_peak:
                 aggregate_total = int(np.asarray(result.schedules).sum())
-                report.optimal_par = aggregate_total / metrics.HOURS / result.optimal_peak
+                report.optimal_par = aggregate_total / HOURS_PER_DAY / result.optimal_peak
                 report.gap_to_optimal = result.peak / result.optimal_peak - 1
         if dry_run:
             report.status = "dry run"

@@ -19,12 +19,12 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Sequence
 
-HOURS = 24
+from sawgrid.processors.market.units import HOURS_PER_DAY
 
 
 def _check(s: Sequence) -> None:
-    if len(s) != HOURS:
-        raise ValueError(f"a day has {HOURS} hourly values, got {len(s)}")
+    if len(s) != HOURS_PER_DAY:
+        raise ValueError(f"a day has {HOURS_PER_DAY} hourly values, got {len(s)}")
     if any(v < 0 for v in s):
         raise ValueError("hourly load cannot be negative")
 
@@ -33,27 +33,27 @@ def par(s: Sequence[float]) -> float:
     """avg/max (the paper's PAR, eq. 11): 1.0 is flat, lower is peakier."""
     _check(s)
     peak = max(s)
-    return 1.0 if peak == 0 else float(sum(s)) / HOURS / peak
+    return 1.0 if peak == 0 else float(sum(s)) / HOURS_PER_DAY / peak
 
 
 def par_exact(s: Sequence[int]) -> Fraction:
     """`par` as an exact fraction, for integer Wh (threshold decisions)."""
     _check(s)
     peak = max(s)
-    return Fraction(1) if peak == 0 else Fraction(sum(s), HOURS * peak)
+    return Fraction(1) if peak == 0 else Fraction(sum(s), HOURS_PER_DAY * peak)
 
 
 def peak_to_average(s: Sequence[float]) -> float:
     """max/avg (the usual PAR): 1.0 is flat, higher is peakier."""
     _check(s)
     total = float(sum(s))
-    return 1.0 if total == 0 else max(s) * HOURS / total
+    return 1.0 if total == 0 else max(s) * HOURS_PER_DAY / total
 
 
 def balance(s: Sequence[float]) -> float:
     """V(S), eq. 12 as interpreted above: 100 for a flat day, lower otherwise."""
     _check(s)
-    mean = float(sum(s)) / HOURS
+    mean = float(sum(s)) / HOURS_PER_DAY
     if mean == 0:
         return 100.0
-    return sum(100.0 - abs(100.0 * v / mean - 100.0) for v in s) / HOURS
+    return sum(100.0 - abs(100.0 * v / mean - 100.0) for v in s) / HOURS_PER_DAY

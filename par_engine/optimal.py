@@ -46,7 +46,7 @@ import scipy.sparse as sp
 from scipy.optimize import OptimizeWarning, linprog
 from scipy.sparse.csgraph import maximum_flow
 
-from .metrics import HOURS
+from sawgrid.processors.market.units import HOURS_PER_DAY
 
 if TYPE_CHECKING:
     from .recommend import Problem
@@ -83,9 +83,9 @@ def feasible_schedule(problem: Problem, peak: int) -> np.ndarray | None:
     movable = problem.energy - lower.sum(1)
     room = problem.upper - lower
     p, h = np.nonzero(room)
-    sink = n + HOURS + 1
-    src = np.concatenate([np.zeros(n, np.int64), 1 + p, n + 1 + np.arange(HOURS)])
-    dst = np.concatenate([1 + np.arange(n), n + 1 + h, np.full(HOURS, sink)])
+    sink = n + HOURS_PER_DAY + 1
+    src = np.concatenate([np.zeros(n, np.int64), 1 + p, n + 1 + np.arange(HOURS_PER_DAY)])
+    dst = np.concatenate([1 + np.arange(n), n + 1 + h, np.full(HOURS_PER_DAY, sink)])
     cap = np.concatenate([movable, room[p, h], hour_caps])
     if cap.max(initial=0) > FLOW_CAPACITY_MAX:
         raise ValueError(f"capacities above {FLOW_CAPACITY_MAX} Wh are too large for the flow solver")
@@ -94,13 +94,13 @@ def feasible_schedule(problem: Problem, peak: int) -> np.ndarray | None:
     result = maximum_flow(graph, 0, sink, method="dinic")
     if result.flow_value < movable.sum():
         return None
-    return lower + result.flow[1:n + 1, n + 1:n + 1 + HOURS].toarray().astype(np.int64)
+    return lower + result.flow[1:n + 1, n + 1:n + 1 + HOURS_PER_DAY].toarray().astype(np.int64)
 
 
 def _incidence(n: int) -> tuple[sp.csr_array, sp.csr_array]:
     """(n, 24n) participant-sum and (24, 24n) hour-sum matrices for x flattened row-major."""
-    per_participant = sp.kron(sp.eye_array(n, format="csr"), np.ones((1, HOURS)), format="csr")
-    per_hour = sp.kron(np.ones((1, n)), sp.eye_array(HOURS, format="csr"), format="csr")
+    per_participant = sp.kron(sp.eye_array(n, format="csr"), np.ones((1, HOURS_PER_DAY)), format="csr")
+    per_hour = sp.kron(np.ones((1, n)), sp.eye_array(HOURS_PER_DAY, format="csr"), format="csr")
     return per_participant, per_hour
 
 
@@ -122,13 +122,13 @@ def min_peak(problem: Problem) -> tuple[np.ndarray, float]:
     """Phase 1: a fractional minimum-peak schedule and T*."""
     n = problem.n
     rows, hours = _incidence(n)
-    c = np.zeros(n * HOURS + 1)
+    c = np.zeros(n * HOURS_PER_DAY + 1)
     c[-1] = 1.0
-    a_ub = sp.hstack([hours, -np.ones((HOURS, 1))], format="csr")
+    a_ub = sp.hstack([hours, -np.ones((HOURS_PER_DAY, 1))], format="csr")
     a_eq = sp.hstack([rows, sp.csr_array((n, 1))], format="csr")
     bounds = np.column_stack([np.append(problem.lower.ravel(), 0.0), np.append(problem.upper.ravel(), np.inf)])
     res = _solve(c, a_ub, -problem.base.astype(float), a_eq, problem.energy.astype(float), bounds, n, "peak")
-    return res.x[:-1].reshape(n, HOURS), float(res.x[-1])
+    return res.x[:-1].reshape(n, HOURS_PER_DAY), float(res.x[-1])
 
 
 def least_movement(problem: Problem, target: int) -> np.ndarray:
@@ -142,9 +142,9 @@ def least_movement(problem: Problem, target: int) -> np.ndarray:
     b_ub = (target - problem.base - ref.sum(0)).astype(float)
     upper = np.concatenate([(problem.upper - ref).ravel(), (ref - problem.lower).ravel()]).astype(float)
     bounds = np.column_stack([np.zeros_like(upper), upper])
-    res = _solve(np.ones(2 * n * HOURS), a_ub, b_ub, a_eq, b_eq, bounds, n, "movement")
-    u, v = res.x[: n * HOURS], res.x[n * HOURS:]
-    return ref + (u - v).reshape(n, HOURS)
+    res = _solve(np.ones(2 * n * HOURS_PER_DAY), a_ub, b_ub, a_eq, b_eq, bounds, n, "movement")
+    u, v = res.x[: n * HOURS_PER_DAY], res.x[n * HOURS_PER_DAY:]
+    return ref + (u - v).reshape(n, HOURS_PER_DAY)
 
 
 def solve(problem: Problem, *, lower_bound: float, minimise_movement: bool | None = None) -> Solution:

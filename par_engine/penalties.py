@@ -18,29 +18,30 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Sequence
 
-from sawgrid.par_engine.metrics import HOURS, par_exact
+from sawgrid.par_engine.metrics import par_exact
+from sawgrid.processors.market.units import HOURS_PER_DAY, NO_PENALTY
 
-NO_PENALTY = 1000        # permille
-LOWEST_PENALTY = 1100    # 1.1x
-HIGHEST_PENALTY = 1500   # 1.5x
-DEFAULT_THRESHOLD = Fraction(85, 100)
+LOWEST_PENALTY = 1100    # permille: 1.1x
+HIGHEST_PENALTY = 1500   # permille: 1.5x
+#: PAR (avg/max) at or above which a day leads to no penalties
+PAR_PENALTY_THRESHOLD = Fraction(85, 100)
 
 
 def _round_half_up(value: Fraction) -> int:
     return int((value * 2 + 1) // 2)
 
 
-def penalty_vector(hourly_wh: Sequence[int], threshold: Fraction | float | str = DEFAULT_THRESHOLD) -> list[int]:
+def penalty_vector(hourly_wh: Sequence[int], threshold: Fraction | float | str = PAR_PENALTY_THRESHOLD) -> list[int]:
     """24 multipliers in permille for the next day, from a day's hourly totals (Wh)."""
     totals = [int(v) for v in hourly_wh]
     threshold = Fraction(threshold)
     if par_exact(totals) >= threshold:
-        return [NO_PENALTY] * HOURS
-    average = Fraction(sum(totals), HOURS)
+        return [NO_PENALTY] * HOURS_PER_DAY
+    average = Fraction(sum(totals), HOURS_PER_DAY)
     excess = {h: v - average for h, v in enumerate(totals) if v > average}
     smallest, largest = min(excess.values()), max(excess.values())
     span = HIGHEST_PENALTY - LOWEST_PENALTY
-    vector = [NO_PENALTY] * HOURS
+    vector = [NO_PENALTY] * HOURS_PER_DAY
     for hour, e in excess.items():
         normalised = Fraction(1) if largest == smallest else (e - smallest) / (largest - smallest)
         vector[hour] = LOWEST_PENALTY + _round_half_up(span * normalised)

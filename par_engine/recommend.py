@@ -40,11 +40,13 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
 from . import astar, optimal
-from .metrics import HOURS, balance, par
+from sawgrid.processors.market.units import HOURS_PER_DAY
+
+from .metrics import balance, par
 
 DEFAULT_FLEXIBILITY = 0.5   # share of each hour's purchase that may move
 DEFAULT_TIME_BUDGET = 2.0   # seconds; astar's search budget
-DEFAULT_THRESHOLD = 98.0    # V(S) at which astar stops (100 = flat)
+VS_ACCEPT_THRESHOLD = 98.0  # V(S) at which astar accepts a schedule and stops (100 = flat)
 SNAP_WH = 1e-6              # a solver's value this close to a whole Wh is that Wh
 
 # ------------------------------------------------------------------ problem
@@ -90,14 +92,14 @@ class Problem:
     demand: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    base: np.ndarray = field(default_factory=lambda: np.zeros(HOURS, dtype=np.int64))
+    base: np.ndarray = field(default_factory=lambda: np.zeros(HOURS_PER_DAY, dtype=np.int64))
 
     def __post_init__(self) -> None:
         demand = np.asarray(self.demand)
-        if demand.ndim != 2 or demand.shape[1] != HOURS:
-            raise ValueError(f"demand must have shape (participants, {HOURS}), got {demand.shape}")
+        if demand.ndim != 2 or demand.shape[1] != HOURS_PER_DAY:
+            raise ValueError(f"demand must have shape (participants, {HOURS_PER_DAY}), got {demand.shape}")
         shape = demand.shape
-        for name, shp in (("demand", shape), ("lower", shape), ("upper", shape), ("base", (HOURS,))):
+        for name, shp in (("demand", shape), ("lower", shape), ("upper", shape), ("base", (HOURS_PER_DAY,))):
             object.__setattr__(self, name, _as_wh(name, getattr(self, name), shp))
         bad = np.argwhere(self.lower > self.upper)
         if len(bad):
@@ -141,12 +143,12 @@ def make_problem(demand: Any, flexibility: float = DEFAULT_FLEXIBILITY, base: An
     if not 0.0 <= flexibility <= 1.0:
         raise ValueError(f"flexibility must be in [0, 1], got {flexibility}")
     d = _as_wh("demand", demand, None)
-    if d.ndim != 2 or d.shape[1] != HOURS:
-        raise ValueError(f"demand must have shape (participants, {HOURS}), got {d.shape}")
+    if d.ndim != 2 or d.shape[1] != HOURS_PER_DAY:
+        raise ValueError(f"demand must have shape (participants, {HOURS_PER_DAY}), got {d.shape}")
     lower = np.floor(d * (1.0 - flexibility)).astype(np.int64)
     peak = d.max(1, initial=0)[:, None]
     upper = np.maximum(d, peak)
-    return Problem(d, lower, upper, np.zeros(HOURS, np.int64) if base is None else base)
+    return Problem(d, lower, upper, np.zeros(HOURS_PER_DAY, np.int64) if base is None else base)
 
 
 # ------------------------------------------------------------------ water filling
@@ -164,9 +166,9 @@ def water_fill(lower_agg: Any, upper_agg: Any, total: float, base: Any = None) -
     """
     lo = np.asarray(lower_agg, dtype=float)
     up = np.asarray(upper_agg, dtype=float)
-    b = np.zeros(HOURS) if base is None else np.asarray(base, dtype=float)
-    if lo.shape != (HOURS,) or up.shape != (HOURS,) or b.shape != (HOURS,):
-        raise ValueError(f"water_fill needs {HOURS} hourly values for lower, upper and base")
+    b = np.zeros(HOURS_PER_DAY) if base is None else np.asarray(base, dtype=float)
+    if lo.shape != (HOURS_PER_DAY,) or up.shape != (HOURS_PER_DAY,) or b.shape != (HOURS_PER_DAY,):
+        raise ValueError(f"water_fill needs {HOURS_PER_DAY} hourly values for lower, upper and base")
     if np.any(lo > up):
         raise ValueError("water_fill: lower > upper")
     if not lo.sum() <= total <= up.sum():
@@ -223,13 +225,13 @@ def _flow_round(candidates: np.ndarray, need: np.ndarray, caps: np.ndarray) -> n
     if len(rows) == 0:
         return add
     pi, hi = np.nonzero(candidates[rows])
-    sink = n + HOURS + 1
-    src = np.concatenate([np.zeros(len(rows), np.int64), 1 + rows[pi], n + 1 + np.arange(HOURS)])
-    dst = np.concatenate([1 + rows, n + 1 + hi, np.full(HOURS, sink)])
+    sink = n + HOURS_PER_DAY + 1
+    src = np.concatenate([np.zeros(len(rows), np.int64), 1 + rows[pi], n + 1 + np.arange(HOURS_PER_DAY)])
+    dst = np.concatenate([1 + rows, n + 1 + hi, np.full(HOURS_PER_DAY, sink)])
     cap = np.concatenate([need[rows], np.ones(len(pi), np.int64), np.maximum(caps, 0)]).astype(np.int32)
     graph = sp.csr_array((cap, (src, dst)), shape=(sink + 1, sink + 1))
     flow = maximum_flow(graph, 0, sink, method="dinic").flow
-    add[:, :] = flow[1:n + 1, n + 1:n + 1 + HOURS].toarray() > 0
+    add[:, :] = flow[1:n + 1, n + 1:n + 1 + HOURS_PER_DAY].toarray() > 0
     return add
 
 
@@ -240,7 +242,7 @@ def _repair(x: np.ndarray, priority: np.ndarray, problem: Problem) -> np.ndarray
     below upper (largest remainder); rows over E_p lose 1 Wh in the hours of
     lowest priority above lower. Terminates because Σ lower <= E_p <= Σ upper.
     """
-    cols = np.arange(HOURS)
+    cols = np.arange(HOURS_PER_DAY)
     while True:
         diff = problem.energy - x.sum(1)
         if not diff.any():
@@ -335,7 +337,7 @@ def _run_optimal(problem: Problem, *, time_budget: float | None = None, threshol
 
 
 def _run_astar(problem: Problem, *, time_budget: float = DEFAULT_TIME_BUDGET,
-               threshold: float = DEFAULT_THRESHOLD) -> tuple[np.ndarray, dict]:
+               threshold: float = VS_ACCEPT_THRESHOLD) -> tuple[np.ndarray, dict]:
     """`astar`: best-first search from the demand (or its feasible projection)."""
     outcome = astar.search(problem, feasible_start(problem), time_budget=time_budget, threshold=threshold)
     extra = {"expansions": outcome.expansions, "generated": outcome.generated, "stop": outcome.stop,
@@ -356,7 +358,7 @@ def _shape(aggregate: np.ndarray) -> tuple[int, float, float]:
 
 
 def recommend(problem: Problem, algorithm: str = "optimal", *, time_budget: float = DEFAULT_TIME_BUDGET,
-              threshold: float = DEFAULT_THRESHOLD, yardstick: bool = False, **kw: Any) -> Result:
+              threshold: float = VS_ACCEPT_THRESHOLD, yardstick: bool = False, **kw: Any) -> Result:
     """Recommended schedules for `problem` by `algorithm` (a key of ALGORITHMS).
 
     time_budget (seconds, >= 0) and threshold (V(S) target) are astar's

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sawgrid.processors.market.units import HOURS_PER_DAY
+
 WITHOUT = "without recommendations"
 WITH = "with recommendations"
 
@@ -31,7 +33,7 @@ class ScenarioResult:
     @property
     def hourly_load_wh(self) -> np.ndarray:
         """(days, 24) the microgrid's purchases per hour."""
-        return self.bought_wh.sum(axis=0).reshape(-1, 24)
+        return self.bought_wh.sum(axis=0).reshape(-1, HOURS_PER_DAY)
 
 
 @dataclass

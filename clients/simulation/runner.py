@@ -35,13 +35,13 @@ from sawgrid.clients.simulation.scenarios import (
 from sawgrid.protos.envelopes import make_batch
 from sawgrid.par_engine import metrics
 from sawgrid.par_engine.engine import Engine, EngineConfig
+from sawgrid.par_engine.penalties import PAR_PENALTY_THRESHOLD
 from sawgrid.par_engine.recommend import make_problem, recommend
 from sawgrid.processors.inprocess import unsigned_batch, unsigned_transaction
 from sawgrid.processors.market.addresses import MARKET, access
-from sawgrid.processors.market.units import day_number
+from sawgrid.processors.market.units import HOURS_PER_DAY, NO_PENALTY, day_number
 from sawgrid.protos import market_pb2 as pb
 
-HOURS = 24
 SETUP_CHUNK = 100  # transactions per operator setup batch
 
 
@@ -53,7 +53,7 @@ class SimConfig:
     flat_price: int = 250_000          # µEUR/kWh for the report's flat-price costs (paper: 0.25 EUR/kWh)
     algorithm: str = "optimal"         # the PAR engine's; optimal is deterministic (astar has a time budget)
     flexibility: float = 0.5
-    threshold: str = "0.85"
+    threshold: str = f"{float(PAR_PENALTY_THRESHOLD):g}"   # "0.85", as the CLI spells it
     spread_limit_wh: int = 300
     first_recommended_day: int = 2     # days 0 and 1: no recommendations or penalties (paper)
     participant_funds: int = 10**11    # µEUR each (100,000 EUR: never the constraint)
@@ -131,8 +131,8 @@ class Simulation:
             work.append(market.fund(pk, c.participant_funds))
         for scenario in (0, 1):
             for d in range(self.data.days()):
-                work.append(market.set_grid_prices(self.chain_day(scenario, d), [c.grid_buy] * HOURS,
-                                                   [c.grid_sell] * HOURS))
+                work.append(market.set_grid_prices(self.chain_day(scenario, d), [c.grid_buy] * HOURS_PER_DAY,
+                                                   [c.grid_sell] * HOURS_PER_DAY))
         self.sender.run([self.sender.batch(op, work[i:i + SETUP_CHUNK]) for i in range(0, len(work), SETUP_CHUNK)])
 
     # -- trading ----------------------------------------------------------------------
@@ -154,7 +154,7 @@ class Simulation:
             consumption, production = self.data.day(d)
             sells = surplus(consumption, production)
             buys = self.purchases(scenario, d, shortfall(consumption, production))
-            for h in range(HOURS):
+            for h in range(HOURS_PER_DAY):
                 batches = [self.sender.batch(s, [market.place_order(pb.SELL, day, h, int(sells[i, h]), c.grid_buy, True)])
                            for i, s in enumerate(self.signers) if sells[i, h] > 0]
                 batches += [self.sender.batch(s, [market.place_order(pb.BUY, day, h, int(buys[i, h]), c.grid_sell, True)])
@@ -168,7 +168,7 @@ class Simulation:
     # -- reading back ---------------------------------------------------------------------
     def collect(self, scenario: int) -> ScenarioResult:
         n, days = len(self.keys), self.data.days()
-        bought = np.zeros((n, days * HOURS), dtype=np.int64)
+        bought = np.zeros((n, days * HOURS_PER_DAY), dtype=np.int64)
         sold = np.zeros_like(bought)
         paid = np.zeros(n, dtype=np.int64)
         received = np.zeros(n, dtype=np.int64)
@@ -177,7 +177,7 @@ class Simulation:
             day = self.chain_day(scenario, d)
             for contract in self.reader.contracts(day=day):
                 count += 1
-                slot = d * HOURS + contract.hour
+                slot = d * HOURS_PER_DAY + contract.hour
                 if contract.buyer in self.index:
                     i = self.index[contract.buyer]
                     bought[i, slot] += contract.energy
@@ -188,8 +188,8 @@ class Simulation:
                     sold[j, slot] += contract.energy
                     received[j] += contract.base
             record = self.reader.penalties(day)
-            penalties.append(list(record.multipliers) if record else [1000] * HOURS)
-            ceiling.append(self._optimal_par(bought[:, d * HOURS:(d + 1) * HOURS]))
+            penalties.append(list(record.multipliers) if record else [NO_PENALTY] * HOURS_PER_DAY)
+            ceiling.append(self._optimal_par(bought[:, d * HOURS_PER_DAY:(d + 1) * HOURS_PER_DAY]))
         return ScenarioResult(
             name=WITH if scenario else WITHOUT, days=[self.data.date(d).isoformat() for d in range(days)],
             bought_wh=bought, sold_wh=sold, paid_ueur=paid, received_ueur=received, surcharge_ueur=int(surcharge),
@@ -208,7 +208,7 @@ class Simulation:
         self.setup()
         results = []
         for scenario, name in ((0, WITHOUT), (1, WITH)):
-            bar = Progress(self.data.days() * HOURS, f"{name}", enabled=self.progress)
+            bar = Progress(self.data.days() * HOURS_PER_DAY, f"{name}", enabled=self.progress)
             self.run_scenario(scenario, bar)
             bar.close()
             results.append(self.collect(scenario))

@@ -28,7 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
-HOURS = 24
+from sawgrid.processors.market.units import HOURS_PER_DAY
+
 MIN_RECOMMENDED_HOURS = 6
 DEFAULT_SPREAD_LIMIT_WH = 300
 
@@ -45,7 +46,7 @@ def surplus(consumption: np.ndarray, production: np.ndarray) -> np.ndarray:
 
 def _spread(total: int, hours: Sequence[int]) -> np.ndarray:
     """`total` Wh over `hours` as evenly as integers allow (earlier hours get the remainder)."""
-    out = np.zeros(HOURS, dtype=np.int64)
+    out = np.zeros(HOURS_PER_DAY, dtype=np.int64)
     share, rest = divmod(total, len(hours))
     for i, h in enumerate(sorted(hours)):
         out[h] = share + (1 if i < rest else 0)
@@ -57,13 +58,13 @@ def purchases_with_recommendation(need_by_hour: np.ndarray, recommendation: Sequ
     """One participant's 24 hourly purchases on a day with (maybe) a recommendation."""
     need_by_hour = np.asarray(need_by_hour, dtype=np.int64)
     need = int(need_by_hour.sum())
-    rec = np.zeros(HOURS, dtype=np.int64) if recommendation is None else np.asarray(recommendation, dtype=np.int64)
+    rec = np.zeros(HOURS_PER_DAY, dtype=np.int64) if recommendation is None else np.asarray(recommendation, dtype=np.int64)
     if need == 0 or rec.sum() == 0:
         return need_by_hour.copy()                                   # rule 1
     if rec.sum() >= need:                                            # rule 2: stop when enough
         bought = np.minimum(rec, np.maximum(need - (np.cumsum(rec) - rec), 0))
         return bought.astype(np.int64)
-    hours = [h for h in range(HOURS) if rec[h] > 0]                  # rule 3: spread the rest
+    hours = [h for h in range(HOURS_PER_DAY) if rec[h] > 0]                  # rule 3: spread the rest
     rest = need - int(rec.sum())
     if len(hours) < MIN_RECOMMENDED_HOURS and rest / len(hours) > spread_limit_wh:
         return need_by_hour.copy()                                   # rule 4
@@ -75,8 +76,8 @@ def check_same_daily_energy(bought_a: np.ndarray, bought_b: np.ndarray,
     """The paper's requirement: per participant and day, the same bought and
     sold energy in both scenarios. Arrays are (participants, days*24)."""
     for name, a, b in (("bought", bought_a, bought_b), ("sold", sold_a, sold_b)):
-        days_a = a.reshape(a.shape[0], -1, HOURS).sum(axis=2)
-        days_b = b.reshape(b.shape[0], -1, HOURS).sum(axis=2)
+        days_a = a.reshape(a.shape[0], -1, HOURS_PER_DAY).sum(axis=2)
+        days_b = b.reshape(b.shape[0], -1, HOURS_PER_DAY).sum(axis=2)
         if not np.array_equal(days_a, days_b):
             p, d = np.argwhere(days_a != days_b)[0]
             raise AssertionError(f"participant {p}, day {d}: {name} {days_a[p, d]} Wh vs {days_b[p, d]} Wh")

@@ -15,10 +15,10 @@ from typing import Mapping
 import numpy as np
 
 from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.processors.market.units import HOURS_PER_DAY
 
-__all__ = ["Participant", "Dataset", "HOURS_PER_DAY", "QUARTERS_PER_HOUR", "QUARTER"]
+__all__ = ["Participant", "Dataset", "QUARTERS_PER_HOUR", "QUARTER"]
 
-HOURS_PER_DAY = 24
 QUARTERS_PER_HOUR = 4
 #: one row of the paper's 15-minute data
 QUARTER = dt.timedelta(minutes=15)
@@ -91,12 +91,15 @@ class Dataset:
 
     @property
     def n(self) -> int:
+        """Number of participants."""
         return len(self.participants)
 
     def days(self) -> int:
+        """Number of whole days covered."""
         return self.consumption.shape[1] // HOURS_PER_DAY
 
     def date(self, d: int) -> dt.date:
+        """The calendar date (UTC) of day `d` (0-based); IndexError outside the dataset."""
         return self.start + dt.timedelta(days=self._day_index(d))
 
     def _day_index(self, d: int) -> int:
@@ -114,6 +117,7 @@ class Dataset:
         return self.consumption - self.production
 
     def participant_index(self, name: str) -> int:
+        """Row of the participant called `name`; KeyError if there is none."""
         for i, p in enumerate(self.participants):
             if p.name == name:
                 return i

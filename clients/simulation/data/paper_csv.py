@@ -44,9 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from sawgrid.clients.sdk.errors import SawgridError
-from sawgrid.clients.simulation.data.model import (
-    HOURS_PER_DAY, QUARTER, QUARTERS_PER_HOUR, Dataset, Participant,
-)
+from sawgrid.clients.simulation.data.model import QUARTER, QUARTERS_PER_HOUR, Dataset, Participant
+from sawgrid.processors.market.units import HOURS_PER_DAY, WH_PER_KWH
 
 __all__ = ["load_csv", "to_csv"]
 
@@ -203,7 +202,7 @@ def _csv_files(path: Path) -> list[Path]:
 def _to_wh(kwh: np.ndarray) -> np.ndarray:
     """(..., rows) kWh per 15 minutes -> (..., hours) Wh int64 by SUM over each hour."""
     hourly = kwh.reshape(*kwh.shape[:-1], -1, QUARTERS_PER_HOUR).sum(axis=-1)
-    return np.rint(hourly * 1000.0).astype(np.int64)
+    return np.rint(hourly * WH_PER_KWH).astype(np.int64)
 
 
 def load_csv(path_or_dir, *, source_column: str | None = None, scale: float = 1.0,
@@ -281,7 +280,7 @@ def _quarters(wh: np.ndarray) -> np.ndarray:
 
 
 def _kwh_text(wh: int) -> str:
-    return f"{wh // 1000}.{wh % 1000:03d}"
+    return f"{wh // WH_PER_KWH}.{wh % WH_PER_KWH:03d}"
 
 
 def to_csv(dataset: Dataset, path) -> Path:

@@ -17,9 +17,10 @@ from typing import Mapping
 import numpy as np
 
 from sawgrid.clients.sdk.errors import SawgridError
-from sawgrid.clients.simulation.data.model import HOURS_PER_DAY, Dataset, Participant
+from sawgrid.clients.simulation.data.model import Dataset, Participant
 from sawgrid.clients.simulation.data.noise import lognormal
 from sawgrid.clients.simulation.data.paper_csv import load_csv
+from sawgrid.processors.market.units import HOURS_PER_DAY
 
 __all__ = ["paper_preparation", "season_similarity", "SEASONS"]
 

@@ -73,10 +73,9 @@ from typing import Iterable
 import numpy as np
 
 from sawgrid.clients.sdk.errors import SawgridError
-from sawgrid.clients.simulation.data.model import (
-    HOURS_PER_DAY, QUARTER, QUARTERS_PER_HOUR, Dataset, Participant,
-)
+from sawgrid.clients.simulation.data.model import QUARTER, QUARTERS_PER_HOUR, Dataset, Participant
 from sawgrid.clients.simulation.data.noise import lognormal
+from sawgrid.processors.market.units import HOURS_PER_DAY, WH_PER_KWH
 
 __all__ = ["synthetic", "MIX", "SITE", "DEFAULT_START", "DATA_EXTRA_MESSAGE"]
 
@@ -207,9 +206,9 @@ def _wind_w_per_kw(site, turbine: str) -> np.ndarray:
 def _yields() -> dict[str, float]:
     """Typical-year kWh per kW: PV (south, 30 deg, 13 % losses) and each turbine."""
     site = _site(dt.datetime(2023, 1, 1, 0), 8760 + 1)
-    out = {"pv": float(_intervals(_pv_w(site, 1.0, 30.0, 180.0, 0.87)).sum() / 1000.0)}
+    out = {"pv": float(_intervals(_pv_w(site, 1.0, 30.0, 180.0, 0.87)).sum() / WH_PER_KWH)}
     for turbine, _hub in _TURBINES:
-        out[turbine] = float(_intervals(_wind_w_per_kw(site, turbine)).sum() / 1000.0)
+        out[turbine] = float(_intervals(_wind_w_per_kw(site, turbine)).sum() / WH_PER_KWH)
     return out
 
 
@@ -381,7 +380,7 @@ def _synthetic(n: int, days: int, seed: int, start: dt.date) -> Dataset:
         annual = round(_log_uniform(rng, lo, hi), 1)
         shift = int(rng.integers(-margin, margin + 1))
         frac = _slp_window(profile, local0 - margin * QUARTER, nq + 2 * margin)[margin + shift: margin + shift + nq]
-        q = annual * 1000.0 * frac
+        q = annual * WH_PER_KWH * frac
         q *= np.repeat(lognormal(rng, sd_day, days), HOURS_PER_DAY * QUARTERS_PER_HOUR)
         q *= lognormal(rng, sd_q, nq)
         cons[i] = q.reshape(hours, QUARTERS_PER_HOUR).sum(axis=1)

@@ -17,10 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
-from sawgrid.clients.simulation.report.stats import (
-    DAYS_WITHOUT_RECOMMENDATIONS, HOURS, daily_par, optimal_par_by_day,
-)
+from sawgrid.clients.simulation.report.stats import DAYS_WITHOUT_RECOMMENDATIONS, daily_par, optimal_par_by_day
 from sawgrid.clients.simulation.results import SimulationResult, ScenarioResult, WITH, WITHOUT
+from sawgrid.processors.market.units import HOURS_PER_DAY, WH_PER_KWH
 
 PLOTS = {
     "box_par": "box_par.png",
@@ -116,16 +115,16 @@ def _pad_ylim(ax, values: Sequence[float]) -> None:
 def _plot_hourly(result: SimulationResult, scenario: ScenarioResult, other: ScenarioResult,
                  ymax: float, path: Path, figure_no: int) -> None:
     from matplotlib.ticker import StrMethodFormatter
-    loads = scenario.hourly_load_wh / 1000.0                 # kWh
+    loads = scenario.hourly_load_wh / WH_PER_KWH            # kWh
     mean = loads.mean(axis=0)
-    other_mean = other.hourly_load_wh.mean(axis=0) / 1000.0
+    other_mean = other.hourly_load_wh.mean(axis=0) / WH_PER_KWH
     fig = _figure(8.0, 4.6)
     ax = fig.add_subplot()
-    hours = np.arange(HOURS)
+    hours = np.arange(HOURS_PER_DAY)
     colour = COLOURS[scenario.name]
     ax.bar(hours, mean, width=0.8, align="edge", color=colour, alpha=0.85,
            label=f"{scenario.name}")
-    ax.step(np.append(hours, HOURS), np.append(other_mean, other_mean[-1]), where="post",
+    ax.step(np.append(hours, HOURS_PER_DAY), np.append(other_mean, other_mean[-1]), where="post",
             color=COLOURS[other.name], linewidth=1.6, linestyle="--", alpha=0.9,
             label=f"{other.name} (outline)")
     avg = float(mean.mean())
@@ -139,9 +138,9 @@ def _plot_hourly(result: SimulationResult, scenario: ScenarioResult, other: Scen
                     bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor="#bbbbbb", alpha=0.9))
     else:
         shape = "no purchases"
-    ax.set_xlim(0, HOURS)
+    ax.set_xlim(0, HOURS_PER_DAY)
     ax.set_ylim(0, ymax)
-    ax.set_xticks(range(0, HOURS + 1, 2), [f"{h:02d}:00" for h in range(0, HOURS + 1, 2)], fontsize=9)
+    ax.set_xticks(range(0, HOURS_PER_DAY + 1, 2), [f"{h:02d}:00" for h in range(0, HOURS_PER_DAY + 1, 2)], fontsize=9)
     if ymax >= 10:                                            # thousands separators, no decimals
         ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_xlabel("hour of day (UTC)")
@@ -199,7 +198,7 @@ def write_plots(result: SimulationResult, folder: Path) -> dict[str, Path]:
     paths = {k: folder / v for k, v in PLOTS.items()}
     _plot_box(result, paths["box_par"])
     top = max(float(result.without.hourly_load_wh.mean(axis=0).max()),
-              float(result.with_.hourly_load_wh.mean(axis=0).max())) / 1000.0
+              float(result.with_.hourly_load_wh.mean(axis=0).max())) / WH_PER_KWH
     ymax = top * 1.22 if top > 0 else 1.0                   # room for the peak label; same for Figs 6 and 7
     _plot_hourly(result, result.without, result.with_, ymax, paths["hourly_without"], 6)
     _plot_hourly(result, result.with_, result.without, ymax, paths["hourly_with"], 7)

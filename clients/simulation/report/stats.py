@@ -25,9 +25,10 @@ from scipy import stats as st
 
 from sawgrid.par_engine import metrics
 from sawgrid.clients.simulation.results import SimulationResult, ScenarioResult, WITH, WITHOUT
+from sawgrid.processors.market.units import HOURS_PER_DAY, WH_PER_KWH
 
 ALPHA = 0.05
-HOURS = 24
+UEUR_PER_EUR = 1_000_000                       # money on chain is in micro-euros
 #: the first two days have no recommendations nor penalties in either scenario (paper, 5.2)
 DAYS_WITHOUT_RECOMMENDATIONS = 2
 DEFAULT_FLAT_PRICE_UEUR_PER_KWH = 250_000      # 0.25 EUR/kWh, the paper's EU average
@@ -69,7 +70,7 @@ def finite_or_none(x: float) -> float | None:
 
 
 def _ueur_to_eur(ueur) -> float:
-    return int(ueur) / 1_000_000
+    return int(ueur) / UEUR_PER_EUR
 
 
 def optimal_par_by_day(result: SimulationResult) -> list[float | None]:
@@ -238,11 +239,11 @@ def _scenario_costs(s: ScenarioResult, price: int) -> dict:
     paid = _ueur_to_eur(np.asarray(s.paid_ueur, dtype=np.int64).sum())
     received = _ueur_to_eur(np.asarray(s.received_ueur, dtype=np.int64).sum())
     # Wh * µEUR/kWh / 1000 = µEUR, exact in Python ints
-    flat_bought = bought_wh * price / 1000 / 1_000_000
-    flat_sold = sold_wh * price / 1000 / 1_000_000
+    flat_bought = bought_wh * price / WH_PER_KWH / UEUR_PER_EUR
+    flat_sold = sold_wh * price / WH_PER_KWH / UEUR_PER_EUR
     return {
-        "bought_kwh": bought_wh / 1000,
-        "sold_kwh": sold_wh / 1000,
+        "bought_kwh": bought_wh / WH_PER_KWH,
+        "sold_kwh": sold_wh / WH_PER_KWH,
         "flat_bought_eur": flat_bought,
         "flat_sold_eur": flat_sold,
         "flat_net_cost_eur": flat_bought - flat_sold,
@@ -250,8 +251,8 @@ def _scenario_costs(s: ScenarioResult, price: int) -> dict:
         "market_received_eur": received,
         "market_net_cost_eur": paid - received,
         "market_surcharge_eur": _ueur_to_eur(s.surcharge_ueur),
-        "market_avg_price_paid_eur_per_kwh": (paid / (bought_wh / 1000)) if bought_wh else None,
-        "market_avg_price_received_eur_per_kwh": (received / (sold_wh / 1000)) if sold_wh else None,
+        "market_avg_price_paid_eur_per_kwh": (paid / (bought_wh / WH_PER_KWH)) if bought_wh else None,
+        "market_avg_price_received_eur_per_kwh": (received / (sold_wh / WH_PER_KWH)) if sold_wh else None,
         "contracts": int(s.contracts),
     }
 
@@ -267,7 +268,7 @@ def costs(result: SimulationResult, flat_price_ueur_per_kwh: int = DEFAULT_FLAT_
     change = {k: pct_change(r[k], w[k]) for k in keys}
     same_energy = _same_daily_energy(result)
     return {
-        "flat_price_eur_per_kwh": flat_price_ueur_per_kwh / 1_000_000,
+        "flat_price_eur_per_kwh": flat_price_ueur_per_kwh / UEUR_PER_EUR,
         "without": w,
         "with": r,
         "change_pct": change,
@@ -282,8 +283,8 @@ def _same_daily_energy(result: SimulationResult) -> bool:
         a, b = getattr(result.without, name), getattr(result.with_, name)
         if a.shape != b.shape:
             return False
-        if not np.array_equal(a.reshape(a.shape[0], -1, HOURS).sum(axis=2),
-                              b.reshape(b.shape[0], -1, HOURS).sum(axis=2)):
+        if not np.array_equal(a.reshape(a.shape[0], -1, HOURS_PER_DAY).sum(axis=2),
+                              b.reshape(b.shape[0], -1, HOURS_PER_DAY).sum(axis=2)):
             return False
     return True
 

@@ -28,6 +28,7 @@ from sawgrid.clients.simulation.report.stats import (
     mean_or_none, optimal_par_by_day, pct_change, statistics,
 )
 from sawgrid.clients.simulation.results import SimulationResult, WITH, WITHOUT
+from sawgrid.processors.market.units import NO_PENALTY, WH_PER_KWH
 
 # --------------------------------------------------------------------------- summary
 
@@ -49,11 +50,11 @@ def _per_day(result: SimulationResult) -> list[dict]:
             "optimal_par": ceiling[d],
             "peak_to_average_without": tw[d],
             "peak_to_average_with": tr[d],
-            "load_without_kwh": int(lw[d].sum()) / 1000,
-            "load_with_kwh": int(lr[d].sum()) / 1000,
-            "peak_without_kwh": int(lw[d].max()) / 1000,
-            "peak_with_kwh": int(lr[d].max()) / 1000,
-            "penalised_hours_with": int(sum(1 for m in pen if m > 1000)),
+            "load_without_kwh": int(lw[d].sum()) / WH_PER_KWH,
+            "load_with_kwh": int(lr[d].sum()) / WH_PER_KWH,
+            "peak_without_kwh": int(lw[d].max()) / WH_PER_KWH,
+            "peak_with_kwh": int(lr[d].max()) / WH_PER_KWH,
+            "penalised_hours_with": int(sum(1 for m in pen if m > NO_PENALTY)),
         })
     return rows
 
