@@ -15,6 +15,19 @@ A processor that stops answering pings, or whose connection is gone
 (ROUTER_MANDATORY makes sending to it fail), is dropped and its in-flight
 requests fail with `ProcessorGone`, so the block publisher retries them when
 a processor of that family registers again.
+
+Any peer can connect and send anything, so no message may stop the socket
+thread. Every handler runs guarded: a request whose content does not decode
+(or whose handling fails) is answered with the error status its response
+type has, as a validator would: TpRegister/TpUnregister/TpReceiptAddData/
+TpEventAdd `ERROR`, TpStateGet/Set/Delete `AUTHORIZATION_ERROR` (their only
+error status; the SDK turns it into an invalid transaction),
+ClientEventsUnsubscribe/Get `INTERNAL_ERROR` and ClientEventsSubscribe
+`INVALID_FILTER` (the only one it has besides UNKNOWN_BLOCK). A message
+that is not a `Message`, a type devnet does not serve, and a response
+nobody is waiting for (unknown correlation id) are logged and dropped. The
+socket loop itself catches and logs whatever escapes, and `stop()` fails
+every in-flight request so that nothing waits on a processor after it.
 """
 from __future__ import annotations
 
@@ -31,7 +44,7 @@ from typing import Callable
 import zmq
 
 from sawgrid.devnet.context import ExecutionContext
-from sawgrid.protos.sawtooth import Message, network_pb2, processor_pb2, state_context_pb2
+from sawgrid.protos.sawtooth import Message, client_event_pb2, network_pb2, processor_pb2, state_context_pb2
 
 LOG = logging.getLogger("sawgrid.devnet.component")
 
@@ -93,9 +106,18 @@ class ComponentServer:
             raise self._bind_error
 
     def stop(self) -> None:
+        """Stop the socket thread; every request still waiting for a processor
+        fails with ProcessorGone (so no executor thread waits for its timeout)."""
         self._stop.set()  # the socket thread polls with a short timeout
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._lock:
+            pending = [f for conn in self._connections.values() for f in conn.in_flight.values()]
+            for conn in self._connections.values():
+                conn.in_flight.clear()
+        for future in pending:
+            if not future.done():
+                future.set_exception(ProcessorGone("devnet is stopping"))
 
     # -- used by other threads --------------------------------------------
     def send(self, identity: bytes, message_type: int, content: bytes, correlation_id: bytes | None = None) -> None:
@@ -117,7 +139,10 @@ class ComponentServer:
                 push.setsockopt(zmq.LINGER, 0)
                 push.connect(self._outbox_addr)
                 self._local.push = push
-            push.send(b"")  # wake the socket thread
+            try:
+                push.send(b"", zmq.NOBLOCK)  # wake the socket thread
+            except zmq.Again:  # wake-ups already queued (or the socket thread is gone)
+                pass
 
     def processor_for(self, family: str, version: str) -> Processor | None:
         """A registered processor for the family version (round-robin), or None."""
@@ -142,8 +167,8 @@ class ComponentServer:
         correlation_id = secrets.token_hex(16).encode()
         with self._lock:
             conn = self._connections.get(processor.identity)
-            if conn is None:
-                future.set_exception(ProcessorGone(processor.family))
+            if conn is None or self._stop.is_set():
+                future.set_exception(ProcessorGone(processor.family if conn is None else "devnet is stopping"))
                 return future
             conn.in_flight[correlation_id] = future
         if processor.raw_header:
@@ -173,24 +198,35 @@ class ComponentServer:
         poller.register(router, zmq.POLLIN)
         poller.register(pull, zmq.POLLIN)
         last_sweep = time.monotonic()
-        while not self._stop.is_set():
-            events = dict(poller.poll(200))
-            if pull in events:
-                while pull.get(zmq.EVENTS) & zmq.POLLIN:  # wake-ups only; messages are in _outq
-                    pull.recv()
+        try:
+            while not self._stop.is_set():
+                try:
+                    last_sweep = self._turn(poller, router, pull, last_sweep)
+                except Exception:  # never let one bad turn end the endpoint
+                    LOG.exception("component endpoint: unexpected error (continuing)")
+                    self._stop.wait(0.05)
+        finally:
+            router.close(0)
+            pull.close(0)
+
+    def _turn(self, poller: zmq.Poller, router: zmq.Socket, pull: zmq.Socket, last_sweep: float) -> float:
+        """One turn of the socket loop; returns when the last ping sweep ran."""
+        events = dict(poller.poll(200))
+        if pull in events:
+            while pull.get(zmq.EVENTS) & zmq.POLLIN:  # wake-ups only; messages are in _outq
+                pull.recv()
+        self._flush(router)
+        if router in events:
+            while router.get(zmq.EVENTS) & zmq.POLLIN:
+                frames = router.recv_multipart()
+                if len(frames) >= 2:
+                    self._on_message(router, frames[0], frames[-1])
             self._flush(router)
-            if router in events:
-                while router.get(zmq.EVENTS) & zmq.POLLIN:
-                    frames = router.recv_multipart()
-                    if len(frames) >= 2:
-                        self._on_message(router, frames[0], frames[-1])
-                self._flush(router)
-            now = time.monotonic()
-            if now - last_sweep >= PING_INTERVAL:
-                last_sweep = now
-                self._sweep(router, now)
-        router.close(0)
-        pull.close(0)
+        now = time.monotonic()
+        if now - last_sweep >= PING_INTERVAL:
+            last_sweep = now
+            self._sweep(router, now)
+        return last_sweep
 
     def _flush(self, router: zmq.Socket) -> None:
         while True:
@@ -242,28 +278,47 @@ class ComponentServer:
                 LOG.warning("processor %s dropped (%s): %s", identity.hex()[:8], reason,
                             ", ".join(f"{f} {v}" for f, v in families))
         if self.on_disconnect is not None:
-            self.on_disconnect(identity)
+            try:
+                self.on_disconnect(identity)
+            except Exception:
+                LOG.exception("disconnect handler failed for %s", identity.hex()[:8])
 
     def _on_message(self, router: zmq.Socket, identity: bytes, data: bytes) -> None:
         try:
             message = Message.FromString(data)
         except Exception:
-            LOG.warning("unparseable message from %s ignored", identity.hex()[:8])
+            LOG.warning("unparseable message (%d bytes) from %s dropped", len(data), identity.hex()[:8])
             return
         with self._lock:
             conn = self._connections.get(identity)
             if conn is not None:
                 conn.last_seen = time.monotonic()
         mtype = message.message_type
-        handler = _TP_HANDLERS.get(mtype)
-        if handler is not None:
-            handler(self, router, identity, message)
-        elif mtype in _CLIENT_TYPES and self.client_handler is not None:
-            self.client_handler(identity, message)
-        elif mtype == Message.PING_RESPONSE:
-            pass
-        else:
-            LOG.debug("ignored message type %s from %s", mtype, identity.hex()[:8])
+        try:
+            handler = _TP_HANDLERS.get(mtype)
+            if handler is not None:
+                handler(self, router, identity, message)
+            elif mtype in _CLIENT_TYPES and self.client_handler is not None:
+                self.client_handler(identity, message)
+            elif mtype == Message.PING_RESPONSE:
+                pass
+            else:
+                LOG.debug("dropped message type %s from %s: not served by devnet", mtype, identity.hex()[:8])
+        except Exception as err:
+            self._refuse(router, identity, message, err)
+
+    def _refuse(self, router: zmq.Socket, identity: bytes, message: Message, err: Exception) -> None:
+        """Answer a request that could not be handled with its error status (if it has one)."""
+        name = _type_name(message.message_type)
+        LOG.warning("bad %s from %s (%s: %s)", name, identity.hex()[:8], type(err).__name__, err)
+        refusal = _ERROR_RESPONSES.get(message.message_type)
+        if refusal is None:
+            return
+        reply_type, response = refusal
+        try:
+            self._reply(router, identity, message.correlation_id, reply_type, response.SerializeToString())
+        except Exception:
+            LOG.exception("could not answer a bad %s", name)
 
     # -- processor messages --------------------------------------------------
     def _on_register(self, router, identity, message) -> None:
@@ -290,6 +345,7 @@ class ComponentServer:
         self._reply(router, identity, message.correlation_id, Message.TP_REGISTER_RESPONSE, response.SerializeToString())
 
     def _on_unregister(self, router, identity, message) -> None:
+        processor_pb2.TpUnregisterRequest.FromString(message.content)  # refused if it does not decode
         response = processor_pb2.TpUnregisterResponse(status=processor_pb2.TpUnregisterResponse.OK)
         self._reply(router, identity, message.correlation_id, Message.TP_UNREGISTER_RESPONSE, response.SerializeToString())
         self._drop(identity, "unregistered")
@@ -387,3 +443,48 @@ _CLIENT_TYPES = {
     Message.CLIENT_EVENTS_UNSUBSCRIBE_REQUEST,
     Message.CLIENT_EVENTS_GET_REQUEST,
 }
+
+# What a request that cannot be handled is answered with (see the module docstring).
+_ERROR_RESPONSES = {
+    Message.TP_REGISTER_REQUEST: (
+        Message.TP_REGISTER_RESPONSE,
+        processor_pb2.TpRegisterResponse(status=processor_pb2.TpRegisterResponse.ERROR)),
+    Message.TP_UNREGISTER_REQUEST: (
+        Message.TP_UNREGISTER_RESPONSE,
+        processor_pb2.TpUnregisterResponse(status=processor_pb2.TpUnregisterResponse.ERROR)),
+    Message.TP_STATE_GET_REQUEST: (
+        Message.TP_STATE_GET_RESPONSE,
+        state_context_pb2.TpStateGetResponse(status=state_context_pb2.TpStateGetResponse.AUTHORIZATION_ERROR)),
+    Message.TP_STATE_SET_REQUEST: (
+        Message.TP_STATE_SET_RESPONSE,
+        state_context_pb2.TpStateSetResponse(status=state_context_pb2.TpStateSetResponse.AUTHORIZATION_ERROR)),
+    Message.TP_STATE_DELETE_REQUEST: (
+        Message.TP_STATE_DELETE_RESPONSE,
+        state_context_pb2.TpStateDeleteResponse(status=state_context_pb2.TpStateDeleteResponse.AUTHORIZATION_ERROR)),
+    Message.TP_RECEIPT_ADD_DATA_REQUEST: (
+        Message.TP_RECEIPT_ADD_DATA_RESPONSE,
+        state_context_pb2.TpReceiptAddDataResponse(status=state_context_pb2.TpReceiptAddDataResponse.ERROR)),
+    Message.TP_EVENT_ADD_REQUEST: (
+        Message.TP_EVENT_ADD_RESPONSE,
+        state_context_pb2.TpEventAddResponse(status=state_context_pb2.TpEventAddResponse.ERROR)),
+    Message.CLIENT_EVENTS_SUBSCRIBE_REQUEST: (
+        Message.CLIENT_EVENTS_SUBSCRIBE_RESPONSE,
+        client_event_pb2.ClientEventsSubscribeResponse(
+            status=client_event_pb2.ClientEventsSubscribeResponse.INVALID_FILTER,
+            response_message="malformed ClientEventsSubscribeRequest")),
+    Message.CLIENT_EVENTS_UNSUBSCRIBE_REQUEST: (
+        Message.CLIENT_EVENTS_UNSUBSCRIBE_RESPONSE,
+        client_event_pb2.ClientEventsUnsubscribeResponse(
+            status=client_event_pb2.ClientEventsUnsubscribeResponse.INTERNAL_ERROR)),
+    Message.CLIENT_EVENTS_GET_REQUEST: (
+        Message.CLIENT_EVENTS_GET_RESPONSE,
+        client_event_pb2.ClientEventsGetResponse(status=client_event_pb2.ClientEventsGetResponse.INTERNAL_ERROR)),
+    Message.PING_REQUEST: (Message.PING_RESPONSE, network_pb2.PingResponse()),
+}
+
+
+def _type_name(message_type: int) -> str:
+    try:
+        return Message.MessageType.Name(message_type)
+    except ValueError:
+        return f"message type {message_type}"

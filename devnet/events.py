@@ -13,6 +13,11 @@ A subscribe request may name `last_known_block_ids`: devnet then first sends
 the events of every block after the most recent of them that is on the chain
 (the catch-up a ledger-sync needs after a restart); when none of them is on
 the chain the answer is UNKNOWN_BLOCK. The all-zeros id means "from genesis".
+
+Subscribers are untrusted peers: a request that does not decode raises to
+the component endpoint, which answers it with an error status; a failure
+while sending one subscriber its events is logged and costs that subscriber
+only, never the block publisher that calls `block_committed`.
 """
 from __future__ import annotations
 
@@ -163,7 +168,11 @@ class EventHub:
                 return
             events = block_events(block, receipts)
             for identity, subs in list(self._subscribers.items()):
-                self._send_events(identity, subs, events)
+                try:
+                    self._send_events(identity, subs, events)
+                except Exception:
+                    LOG.exception("events for subscriber %s failed; unsubscribed", identity.hex()[:8])
+                    self._subscribers.pop(identity, None)
 
     # -- internals --------------------------------------------------------------
     def _reply(self, identity: bytes, request: Message, reply_type: int, response) -> None:
