@@ -14,6 +14,10 @@ read back from the contracts on chain.
 The ledger is either a REST API (devnet or a real network) or the in-process
 ledger (`--fast`). The same code drives both, in the same order, so one
 seed gives the same contracts and the same report in either mode.
+
+Progress goes to stderr (:mod:`.progress`): a bar on a terminal, a line per
+phase and per simulated day elsewhere. The run quiets third-party INFO logs
+(:mod:`.logs`) first.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from sawtooth_signing import Signer
 from sawgrid.clients.sdk import keys, market
 from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.simulation.data import Dataset
+from sawgrid.clients.simulation.logs import quiet_third_party_logs
 from sawgrid.clients.simulation.progress import Progress
 from sawgrid.clients.simulation.results import WITH, WITHOUT, ScenarioResult, SimulationResult
 from sawgrid.clients.simulation.scenarios import (
@@ -95,7 +100,9 @@ class _Sender:
 
 class Simulation:
     def __init__(self, dataset: Dataset, config: SimConfig, rest, operator: Signer, *, signed: bool,
-                 mode: str, progress: bool | None = None) -> None:
+                 mode: str, progress: bool | Progress | None = None) -> None:
+        """`progress`: False for none, None or True for stderr (a bar on a terminal,
+        lines elsewhere), or a :class:`Progress` of one's own."""
         self.data = dataset
         self.config = config
         self.rest = rest
@@ -147,8 +154,10 @@ class Simulation:
                                                    self.config.spread_limit_wh)
         return out
 
-    def run_scenario(self, scenario: int, bar: Progress) -> None:
+    def run_scenario(self, scenario: int, bar: Progress | None = None) -> None:
+        """Trade every hour of every day of `scenario` (0 without, 1 with recommendations)."""
         c = self.config
+        bar = bar if bar is not None else Progress(enabled=False)
         for d in range(self.data.days()):
             day = self.chain_day(scenario, d)
             consumption, production = self.data.day(d)
@@ -161,9 +170,11 @@ class Simulation:
                             for i, s in enumerate(self.signers) if buys[i, h] > 0]
                 batches.append(self.sender.batch(self.operator, [market.close_hour(day, h)]))
                 self.sender.run(batches)
-                bar.advance(note=f"{self.data.date(d).isoformat()} {h:02d}:00")
+                bar.hour(note=f"{self.data.date(d).isoformat()} {h:02d}:00")
             if d + 1 < self.data.days() and d + 1 >= c.first_recommended_day:
+                bar.note(f"PAR engine: issuing {self.data.date(d + 1).isoformat()}")
                 self.engine.run(day)  # issues day + 1
+            bar.day(d, self.data.date(d).isoformat())
 
     # -- reading back ---------------------------------------------------------------------
     def collect(self, scenario: int) -> ScenarioResult:
@@ -204,14 +215,21 @@ class Simulation:
         return metrics.par(result.schedules.sum(axis=0))
 
     def run(self) -> SimulationResult:
+        """Set up the market, run both scenarios and read back what the chain recorded."""
+        quiet_third_party_logs()
         started = time.perf_counter()
+        bar = self.progress if isinstance(self.progress, Progress) else Progress(enabled=self.progress)
+        days = self.data.days()
+        bar.phase(f"setup: {len(self.keys)} participants, 2 scenarios x {days} days ({self.mode})")
         self.setup()
         results = []
         for scenario, name in ((0, WITHOUT), (1, WITH)):
-            bar = Progress(self.data.days() * HOURS_PER_DAY, f"{name}", enabled=self.progress)
+            bar.begin(name, days, HOURS_PER_DAY)
             self.run_scenario(scenario, bar)
-            bar.close()
+            bar.end()
+            bar.phase(f"{name}: reading the contracts back")
             results.append(self.collect(scenario))
+        bar.phase(f"simulation done in {time.perf_counter() - started:.1f} s")
         without, with_ = results
         check_same_daily_energy(without.bought_wh, with_.bought_wh, without.sold_wh, with_.sold_wh)
         return SimulationResult(

@@ -1,7 +1,18 @@
-"""The paper's meter behaviour rules on small hand-made cases."""
+"""The paper's meter behaviour rules on small hand-made cases, and how a run reports its progress."""
+import datetime as dt
+import io
+import logging
+import re
+
 import numpy as np
 import pytest
 
+from sawgrid.clients.sdk.ledger import InProcessClient
+from sawgrid.clients.simulation.data import Dataset, Participant
+from sawgrid.clients.simulation.logs import NOISY_LOGGERS, quiet_third_party_logs
+from sawgrid.clients.simulation.progress import Progress
+from sawgrid.clients.simulation.results import WITH, WITHOUT
+from sawgrid.clients.simulation.runner import SimConfig, Simulation, signer_for
 from sawgrid.clients.simulation.scenarios import (
     check_same_daily_energy, purchases_with_recommendation, shortfall, surplus,
 )
@@ -64,3 +75,131 @@ def test_check_same_daily_energy_catches_a_difference():
     check_same_daily_energy(a, a, a, a)
     with pytest.raises(AssertionError, match="participant 1, day 1: bought"):
         check_same_daily_energy(a, b, a, a)
+
+
+# --------------------------------------------------------------------------- progress of a run
+
+class Clock:
+    """A fake monotonic clock: every call moves time on by `step` seconds."""
+
+    def __init__(self, step: float = 0.5) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class FlushLog(io.StringIO):
+    """A non-TTY stream that records what had been written at each flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        super().flush()
+        self.flushed.append(self.getvalue())
+
+
+def test_progress_off_a_terminal_prints_one_flushed_line_per_day():
+    out = FlushLog()
+    p = Progress(stream=out, clock=Clock())
+    assert not p.interactive                       # a StringIO is not a TTY
+    p.phase("setup: 2 participants")
+    p.begin("without recommendations", 3, 24)
+    for d in range(3):
+        for _ in range(24):
+            p.hour("an hour")                       # nothing per hour off a terminal
+        p.day(d, f"2024-02-{12 + d}")
+    p.end()
+    lines = out.getvalue().splitlines()
+    # clock: 0.5 at construction, +0.5 per call; every line reads it for its stamp
+    assert lines == [
+        "[    0.5 s] setup: 2 participants",
+        "[    1.5 s] without recommendations: trading 3 days",
+        "[    2.5 s] without recommendations: day 1/3 (2024-02-12) done in 1.0 s",
+        "[    3.5 s] without recommendations: day 2/3 (2024-02-13) done in 1.0 s",
+        "[    4.5 s] without recommendations: day 3/3 (2024-02-14) done in 1.0 s",
+        "[    5.5 s] without recommendations: 3 days done in 4.0 s",
+    ]
+    assert "\r" not in out.getvalue() and "left" not in out.getvalue() and "eta" not in out.getvalue().lower()
+    # each line was flushed as it was written, not at the end
+    assert [s.count("\n") for s in out.flushed] == [1, 2, 3, 4, 5, 6]
+
+
+def test_progress_disabled_prints_nothing():
+    out = io.StringIO()
+    p = Progress(enabled=False, stream=out, clock=Clock())
+    p.phase("setup")
+    p.begin("with recommendations", 2, 24)
+    p.hour("x")
+    p.day(0, "2024-02-12")
+    p.end()
+    assert out.getvalue() == ""
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_is_a_tqdm_bar_without_eta():
+    out = Terminal()
+    p = Progress(stream=out)
+    assert p.interactive
+    p.begin("with recommendations", 2, 24)
+    for d in range(2):
+        for h in range(24):
+            p.hour(f"2024-02-{12 + d} {h:02d}:00")
+        p.day(d, f"2024-02-{12 + d}")
+    p.end()
+    text = out.getvalue()
+    assert "\r" in text                                           # redrawn in place
+    final = text.split("\r")[-1].splitlines()[0]                  # the bar as it was left
+    assert final.startswith("with recommendations: 100%|") and "48/48 h" in final
+    assert "2024-02-13 23:00" in final
+    assert "<" not in final and "?" not in final                  # no remaining time
+    assert "day 1/2" not in text                                  # day lines are for logs only
+    assert re.fullmatch(r"\[ +\d+\.\d s\] with recommendations: 2 days done in \d+\.\d s",
+                        text.splitlines()[-1])                    # after the closed bar, on its own line
+
+
+def tiny_dataset(days: int = 3) -> Dataset:
+    """Two participants: a producer with a midday surplus and an evening consumer."""
+    cons = np.zeros((2, days * 24), dtype=np.int64)
+    prod = np.zeros_like(cons)
+    for d in range(days):
+        prod[0, d * 24 + 10: d * 24 + 15] = 900
+        cons[0, d * 24: (d + 1) * 24] = 100
+        cons[1, d * 24 + 17: d * 24 + 21] = 700 + 50 * d
+        cons[1, d * 24: (d + 1) * 24] += 50
+    return Dataset(start=dt.date(2024, 2, 12), participants=(Participant("a", "household", has_pv=True),
+                                                             Participant("b", "household")),
+                   consumption=cons, production=prod, source="test")
+
+
+def test_a_run_off_a_terminal_prints_each_phase_and_each_day():
+    out = io.StringIO()
+    sim = Simulation(tiny_dataset(), SimConfig(seed=1), InProcessClient(), signer_for(1, "operator"),
+                     signed=False, mode="fast", progress=Progress(stream=out))
+    result = sim.run()
+    assert result.with_.contracts > 0
+    text = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+    days = [t for t in text if ": day " in t]
+    assert [t.split(" done in ")[0] for t in days] == [
+        f"{name}: day {d + 1}/3 (2024-02-{12 + d})" for name in (WITHOUT, WITH) for d in range(3)]
+    assert text[0] == "setup: 2 participants, 2 scenarios x 3 days (fast)"
+    assert text.index(f"{WITHOUT}: reading the contracts back") < text.index(f"{WITH}: trading 3 days")
+    assert text[-1].startswith("simulation done in ")
+    assert len(text) == 1 + 2 * (1 + 3 + 1 + 1) + 1          # setup; per scenario: trading, days, done, reading; end
+
+
+def test_quiet_third_party_logs_leaves_warnings_and_explicit_levels():
+    noisy, chosen = "sawgrid-test-noisy-lib", "sawgrid-test-configured-lib"
+    logging.getLogger(chosen).setLevel(logging.DEBUG)
+    quiet_third_party_logs((noisy, chosen))
+    assert not logging.getLogger(noisy).isEnabledFor(logging.INFO)
+    assert logging.getLogger(noisy).isEnabledFor(logging.WARNING)
+    assert logging.getLogger(chosen).level == logging.DEBUG
+    assert "matplotlib" in NOISY_LOGGERS                          # its font-cache INFO line

@@ -7,7 +7,7 @@
   schedule's ceiling.
 
 matplotlib is imported only when a figure is drawn, with the non-interactive
-Agg canvas.
+Agg canvas, and its INFO logs are kept quiet (:mod:`sawgrid.clients.simulation.logs`).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sawgrid.clients.simulation.logs import quiet_third_party_logs
 from sawgrid.clients.simulation.report.stats import DAYS_WITHOUT_RECOMMENDATIONS, daily_par, optimal_par_by_day
 from sawgrid.clients.simulation.results import SimulationResult, ScenarioResult, WITH, WITHOUT
 from sawgrid.processors.market.units import HOURS_PER_DAY, WH_PER_KWH
@@ -193,6 +194,7 @@ def _plot_daily(result: SimulationResult, path: Path) -> None:
 
 def write_plots(result: SimulationResult, folder: Path) -> dict[str, Path]:
     """The four figures, PNG at 150 dpi; returns their paths by key."""
+    quiet_third_party_logs()            # matplotlib's first figure on a machine logs its font cache at INFO
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {k: folder / v for k, v in PLOTS.items()}
