@@ -279,3 +279,91 @@ def test_garbage_payload_is_invalid_not_a_crash(mk):
         txn = make_transaction(signer, addr.MARKET.name, "1.0", raw, everything, everything)
         result = mk.ledger.apply(txn)
         assert not result.valid and result.invalid_message.startswith("payload")
+
+
+# -- who may do what ---------------------------------------------------------------------
+
+OPERATOR_ONLY = {  # action -> payload, given the market, an approved participant and a pending one
+    "add_operator": lambda mk, alice, pending: m.add_operator(mk.pk(pending)),
+    "remove_operator": lambda mk, alice, pending: m.remove_operator(mk.pk(mk.deputy)),
+    "set_wire_fee": lambda mk, alice, pending: m.set_wire_fee(1),
+    "approve": lambda mk, alice, pending: m.approve(mk.pk(pending)),
+    "fund": lambda mk, alice, pending: m.fund(mk.pk(alice), 1_000_000),
+    "set_grid_prices": lambda mk, alice, pending: m.set_grid_prices(DAY, [1] * 24, [2] * 24),
+    "set_penalties": lambda mk, alice, pending: m.set_penalties(DAY, [1500] * 24),
+    "set_recommendations": lambda mk, alice, pending: m.set_recommendations(DAY, {mk.pk(alice): [10] * 24}),
+    "close_hour": lambda mk, alice, pending: m.close_hour(DAY, HOUR),
+}
+
+
+@pytest.mark.parametrize("who", ["participant", "pending", "stranger"])
+@pytest.mark.parametrize("action", sorted(OPERATOR_ONLY))
+def test_operator_only_actions(mk, action, who):
+    mk.deputy = new_signer()
+    mk.ok(mk.op, m.add_operator(mk.pk(mk.deputy)))
+    alice = mk.participant("alice")
+    pending = new_signer()
+    mk.ok(pending, m.register("pending"))
+    actor = {"participant": alice, "pending": pending, "stranger": new_signer()}[who]
+    payload = OPERATOR_ONLY[action](mk, alice, pending)
+    mk.fails(actor, payload, "not an operator")
+    mk.ok(mk.op, payload)  # the same payload from an operator is fine
+
+
+def test_a_participant_cannot_fund_itself(mk):
+    alice = mk.participant("alice", funds=0)
+    mk.fails(alice, m.fund(mk.pk(alice), 10**9), "not an operator")
+    assert mk.wallet(alice).balance == 0
+
+
+def test_only_operators_remove_operators(mk):
+    deputy, alice = new_signer(), mk.participant("alice")
+    mk.ok(mk.op, m.add_operator(mk.pk(deputy)))
+    mk.fails(alice, m.remove_operator(mk.pk(deputy)), "not an operator")
+    mk.ok(deputy, m.set_wire_fee(7))  # still an operator
+    mk.ok(mk.op, m.remove_operator(mk.pk(deputy)))
+    mk.fails(deputy, m.approve(mk.pk(alice)), "not an operator")  # a removed operator has no rights left
+
+
+def test_an_added_operator_is_an_approved_participant(mk):
+    deputy = new_signer()  # never registered
+    mk.ok(mk.op, m.add_operator(mk.pk(deputy)))
+    participant = mk.read(addr.participant_address(mk.pk(deputy)), pb.Participant)
+    assert participant.status == pb.APPROVED
+    mk.order(deputy, pb.SELL, 1000, 200_000)  # may trade
+    mk.ok(deputy, m.set_role(DAY + 1, pb.SELLER))
+
+
+def test_setting_a_role_needs_approval(mk):
+    pending, stranger = new_signer(), new_signer()
+    mk.ok(pending, m.register("pending"))
+    mk.fails(pending, m.set_role(DAY, pb.SELLER), "not approved yet")
+    mk.fails(stranger, m.set_role(DAY, pb.SELLER), "not registered")
+    mk.ok(mk.op, m.approve(mk.pk(pending)))
+    mk.ok(pending, m.set_role(DAY, pb.SELLER))
+    role = mk.read(addr.role_address(mk.pk(pending), DAY), pb.DayRole)
+    assert (role.public_key, role.role) == (mk.pk(pending), pb.SELLER)
+
+
+def test_unregistered_keys_cannot_trade(mk):
+    stranger = new_signer()
+    mk.fails(stranger, m.place_order(pb.SELL, DAY, HOUR, 1000, 200_000), "not registered")
+    mk.fails(stranger, m.place_order(pb.BUY, DAY, HOUR, 1000, 200_000), "not registered")
+
+
+@pytest.mark.parametrize("role, may_buy, may_sell", [
+    (None, True, True),
+    (pb.BOTH, True, True),
+    (pb.BUYER, True, False),
+    (pb.SELLER, False, True),
+], ids=["no role", "BOTH", "BUYER", "SELLER"])
+def test_the_days_role_decides_the_sides(mk, role, may_buy, may_sell):
+    alice = mk.participant("alice")
+    if role is not None:
+        mk.ok(alice, m.set_role(DAY, role))
+    for side, allowed in ((pb.BUY, may_buy), (pb.SELL, may_sell)):
+        order = m.place_order(side, DAY, HOUR + side, 1000, 200_000)  # separate hours: no self-matching
+        if allowed:
+            mk.ok(alice, order)
+        else:
+            mk.fails(alice, order, f"your role for day {DAY} is {pb.Role.Name(role)}")
