@@ -1,13 +1,16 @@
 """`sawgrid par serve`: the engine on its cron schedule, with a small
 read-only HTTP API (Flask) beside it.
 
+    GET /                                this list of endpoints
     GET /health                          engine and REST API reachability
     GET /runs/last                       the last run's report
     GET /par/<day>                       a day's load shape from the chain (PAR, max/avg, V(S))
     GET /penalties/<day>                 the day's multipliers (permille and x)
     GET /recommendations/<day>/<pubkey>  a participant's recommended schedule (Wh)
 
-Days are ISO dates. Errors are JSON {"error": "..."} with 400 or 404.
+Days are ISO dates from 1970-01-01 to 9999-12-31. Every error is JSON
+{"error": "..."}: 400 for a bad day or key, 404 for nothing there, 405 for a
+method other than GET, 502 when the ledger cannot be read.
 Each scheduled run issues tomorrow (UTC) from today's trades.
 """
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import threading
 
 from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
 from sawgrid.clients.sdk.errors import SawgridError
@@ -24,16 +28,28 @@ from sawgrid.par_engine import chain, metrics
 from sawgrid.par_engine.cron import Cron
 from sawgrid.par_engine.engine import Engine
 from sawgrid.processors.addressing import is_public_key
-from sawgrid.processors.market.units import day_number
+from sawgrid.processors.market.units import MAX_DAY, PERMILLE, day_number
+
+ENDPOINTS = {
+    "/": "this list of endpoints",
+    "/health": "engine and REST API reachability",
+    "/runs/last": "the last run's report",
+    "/par/<day>": "a day's load shape from the chain: PAR (avg/max), max/avg, V(S) (load balance, 100 = flat)",
+    "/penalties/<day>": "the day's multipliers (permille and x)",
+    "/recommendations/<day>/<pubkey>": "a participant's recommended schedule (Wh per hour)",
+}
 
 LOG = logging.getLogger("sawgrid.par_engine")
 
 
 def _day(text: str) -> int:
     try:
-        return day_number(dt.date.fromisoformat(text))
+        day = day_number(dt.date.fromisoformat(text))
     except ValueError:
         raise _ApiError(400, f"day must be YYYY-MM-DD, got {text!r}") from None
+    if not 0 <= day <= MAX_DAY:
+        raise _ApiError(400, f"day must be between 1970-01-01 and 9999-12-31, got {text!r}")
+    return day
 
 
 class _ApiError(Exception):
@@ -56,7 +72,15 @@ def create_app(engine: Engine) -> Flask:
 
     @app.errorhandler(404)
     def _not_found(err):
-        return jsonify(error="no such endpoint"), 404
+        return jsonify(error="no such endpoint (GET / lists them)"), 404
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        return jsonify(error=err.description or err.name), err.code
+
+    @app.get("/")
+    def index():
+        return jsonify(endpoints=ENDPOINTS)
 
     @app.get("/health")
     def health():
@@ -88,7 +112,7 @@ def create_app(engine: Engine) -> Flask:
         if record is None:
             raise _ApiError(404, f"no penalties for {day}")
         vector = list(record.multipliers)
-        return jsonify(day=day, permille=vector, multipliers=[v / 1000 for v in vector])
+        return jsonify(day=day, permille=vector, multipliers=[v / PERMILLE for v in vector])
 
     @app.get("/recommendations/<day>/<public_key>")
     def recommendation(day: str, public_key: str):

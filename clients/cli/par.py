@@ -8,10 +8,12 @@ import threading
 from pathlib import Path
 
 from sawgrid.clients.sdk import keys
-from sawgrid.clients.cli.support import Session, command, group, host_port, with_global_options
+from sawgrid.clients.cli.support import Session, command, group, host_port, refusal, with_global_options
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.market import parse_day
+from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.par_engine.recommend import ALGORITHMS
+from sawgrid.processors.market.units import NO_PENALTY
 
 OPERATOR_KEY = "operator"
 DEFAULT_API = ("127.0.0.1", 8090)
@@ -32,12 +34,22 @@ def _engine(args: argparse.Namespace):
     return Engine(session.rest, signer, config)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _report_text(report) -> str:
-    penalised = [(h, p) for h, p in enumerate(report.penalties) if p != 1000]
+    penalised = [(h, p) for h, p in enumerate(report.penalties) if p != NO_PENALTY]
+    head = f"{report.status}: {report.target_day} from the trades of {report.day}"
+    if not any(report.totals_wh):
+        # No purchases: PAR and V(S) of an empty day are no measurement.
+        return "\n".join([f"{head} (no trades)", "no trades that day: no penalties, no recommendations",
+                          f"took {report.seconds:.2f} s"])
     lines = [
-        f"{report.status}: {report.target_day} from the trades of {report.day} ({report.participants} buyers)",
-        f"PAR (avg/max) {report.par:.3f}   max/avg {report.peak_to_average:.3f}   V(S) {report.balance:.1f}",
-        "penalties: " + (", ".join(f"{h:02d}h x{p / 1000:.3f}" for h, p in penalised) if penalised else "none"),
+        f"{head} ({_plural(report.participants, 'buyer')})",
+        f"PAR (avg/max) {report.par:.3f}   max/avg {report.peak_to_average:.3f}   "
+        f"V(S) {report.balance:.1f} (load balance, 100 = flat)",
+        "penalties: " + (", ".join(f"{h:02d}h x{p / NO_PENALTY:.3f}" for h, p in penalised) if penalised else "none"),
     ]
     if report.recommended_par is not None:
         line = f"recommended schedules ({report.algorithm}): PAR {report.recommended_par:.3f}"
@@ -50,7 +62,10 @@ def _report_text(report) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    report = engine.run(parse_day(args.day), dry_run=args.dry_run)
+    try:
+        report = engine.run(parse_day(args.day), dry_run=args.dry_run)
+    except BatchInvalid as err:  # e.g. a key that is not an operator: one line, like every refusal
+        raise SawgridError(refusal(err, raw=args.json)) from None
     return Session(args).emit(report.to_json(), lambda: _report_text(report))
 
 
