@@ -274,13 +274,9 @@ def test_synthetic_is_deterministic_and_seeded():
     assert a.source == "synthetic seed=7 n=20 days=7 start=2024-02-12"
 
 
-def test_synthetic_default_shape_mix_and_speed():
-    heavy()
-    import time
-    synthesis._synthetic.cache_clear()
-    t = time.perf_counter()
+def test_synthetic_default_shape_and_mix():
+    heavy()                                                       # (its speed is bench/'s business)
     ds = data.synthetic()
-    assert time.perf_counter() - t < 10
     assert ds.consumption.shape == ds.production.shape == (103, 168)
     assert ds.consumption.dtype == ds.production.dtype == np.int64
     assert ds.start == dt.date(2024, 2, 12) and ds.start.weekday() == 0 and ds.days() == 7

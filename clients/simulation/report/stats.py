@@ -9,7 +9,20 @@ are normal with equal variances, else the Wilcoxon signed-rank test. The
 paper's Wilcoxon p-value (0.0431) is exactly what scipy's *normal
 approximation* gives for 5 non-zero differences all in the same direction
 (7 days, the first 2 identical); the exact test gives 0.0625 for the same data.
-Both are reported; the decision uses scipy's default (exact for small samples).
+Both are reported; the decision uses the exact test.
+
+The Wilcoxon call is pinned rather than left to scipy's default
+(``method="auto"``), which changed between versions exactly when some daily
+differences are 0, as days 1-2 always are: scipy < 1.13 switched to the
+normal approximation (0.0431 for the paper's week: significant), later
+versions run a permutation test (0.0625: not). Here zero differences are
+dropped first (Wilcoxon's own convention, ``zero_method="wilcox"``, the
+paper's "5 of 7 days"), so no scipy version sees a zero, and the p-value is
+``method="exact"``: the exact null distribution of the signed-rank statistic
+over the remaining days, two-sided, no continuity correction. It is exact
+when no two non-zero differences tie in size (daily PAR differences are
+floats, so they practically never do); with ties scipy's exact distribution
+is that of untied ranks.
 
 Costs follow the paper's Table 2 (flat 0.25 EUR/kWh, cost = bought - sold,
 negative = profit) and, next to it, the market's actual prices.
@@ -163,18 +176,21 @@ def _ttest(a: np.ndarray, b: np.ndarray) -> dict:
 
 
 def _wilcoxon(a: np.ndarray, b: np.ndarray) -> dict:
+    """The signed-rank test of b - a, zero differences dropped, exact p (see the module docstring)."""
     e = _test("Wilcoxon signed-rank test", "the daily PAR differences are symmetric about 0", len(a))
     d = b - a
-    nonzero = int(np.count_nonzero(d))
+    ranked = d[d != 0]                  # dropped here, so no scipy version's zero handling applies
+    nonzero = int(len(ranked))
     e.update(nonzero_differences=nonzero, p_value_normal_approx=None,
              min_exact_p=(min(1.0, 2.0 / 2 ** nonzero) if nonzero else None))
     if nonzero == 0:
         return _not_applicable(e, "identical samples: every daily difference is 0, and the test "
                                   "drops zero differences, leaving nothing to rank")
-    r = _quiet(st.wilcoxon, b, a)                          # scipy's default: exact for small n
+    pinned = dict(zero_method="wilcox", correction=False, alternative="two-sided")
+    r = _quiet(st.wilcoxon, ranked, method="exact", **pinned)
     _decide(e, r.statistic, r.pvalue, "PAR differs between scenarios (H0 rejected)",
             "no significant difference (H0 not rejected)")
-    approx = _quiet(st.wilcoxon, b, a, method="approx")   # what the paper's p-value matches
+    approx = _quiet(st.wilcoxon, ranked, method="approx", **pinned)   # what the paper's p-value matches
     e["p_value_normal_approx"] = finite_or_none(approx.pvalue)
     return e
 
