@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from sawgrid.clients.cli.support import add_global_options
+from sawgrid.clients.cli.support import Parser, add_global_options
 from sawgrid.clients.sdk.errors import SawgridError
 
 
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sawgrid.clients.cli.tp import add_parser as add_tp
     from sawgrid.processors import registry
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sawgrid",
         description="Sawgrid: peer-to-peer energy trading on Hyperledger Sawtooth.",
     )

@@ -118,6 +118,11 @@ def _operator_prices(args: argparse.Namespace) -> int:
     day = market.parse_day(args.day)
     buy = market.parse_hourly_prices(args.buy, "--buy")
     sell = market.parse_hourly_prices(args.sell, "--sell")
+    for hour, (b, p) in enumerate(zip(buy, sell)):
+        if b > p:  # refused: the grid would pay more for energy than it charges for it
+            raise SawgridError(f"--buy: at hour {hour} the grid would buy at {market.format_price(b)}, above its "
+                               f"sell price {market.format_price(p)}: anyone could buy from the grid and sell "
+                               f"back at a profit")
     s.submit(market.set_grid_prices(day, buy, sell))
     record = pb.GridPrices(day=day, buy=buy, sell=sell)
     rows = [(h, market.format_price(b, unit=False), market.format_price(p, unit=False))
@@ -153,13 +158,23 @@ def _operator_close(args: argparse.Namespace) -> int:
     s = Session(args)
     day, hour = market.parse_day(args.day), market.parse_hour(args.hour)
     [txn] = s.submit(market.close_hour(day, hour))
-    events = market.MarketReceipt.fetch(s.rest, txn).events_of(market.HOUR_CLOSED_EVENT)
+    receipt = market.MarketReceipt.fetch(s.rest, txn)
+    events = receipt.events_of(market.HOUR_CLOSED_EVENT)
     expired_text = events[0].attributes.get("expired") if events else None
     expired = int(expired_text) if expired_text and expired_text.isdigit() else None
-    text = f"closed {market.day_text(day)} hour {hour}"
-    if expired is not None:
-        text += f": {expired} resting order(s) expired"
-    return s.emit({"day": market.day_text(day), "hour": hour, "closed": True, "expired": expired}, text)
+    grid = receipt.contracts  # what the system operator traded at gate closure (--grid-fallback)
+    doc = {"day": market.day_text(day), "hour": hour, "closed": True, "expired": expired,
+           "grid_contracts": [market.contract_json(c) for c in grid]}
+
+    def text() -> str:
+        lines = [f"closed {market.day_text(day)} hour {hour}"
+                 + (f": {expired} resting order(s) expired" if expired is not None else "")]
+        if grid:
+            lines += [f"the grid took {market.format_kwh(receipt.traded_wh)} in {len(grid)} contract(s) "
+                      f"at gate closure:", _contracts_table(s, grid)]
+        return "\n".join(lines)
+
+    return s.emit(doc, text)
 
 
 # --------------------------------------------------------------------------
@@ -179,6 +194,14 @@ def _place(args: argparse.Namespace, side: int, price_text: str, price_option: s
     day, hour = market.parse_day(args.day), market.parse_hour(args.hour)
     energy = market.kwh_to_wh(args.kwh, "--kwh")
     price = market.price_to_ueur_per_kwh(price_text, price_option)
+    if day < market.today() and not args.allow_past:
+        raise SawgridError(f"--day: {market.day_text(day)} is in the past (today is "
+                           f"{market.day_text(market.today())} UTC), so nothing can be delivered then; "
+                           f"--allow-past places it anyway (for a replayed or simulated chain)")
+    if args.grid_fallback and s.reader.grid_prices(day) is None:
+        raise SawgridError(f"--grid-fallback: no grid prices for {market.day_text(day)} yet, so the grid could not "
+                           f"take the rest at gate closure and it would expire unfilled; an operator publishes "
+                           f"them with: sawgrid operator prices --day {market.day_text(day)} ...")
     [txn] = s.submit(market.place_order(side, day, hour, energy, price, args.grid_fallback))
     receipt = market.MarketReceipt.fetch(s.rest, txn)
     filled = receipt.traded_wh
@@ -278,7 +301,8 @@ def _balance(args: argparse.Namespace) -> int:
 # Parsers
 # --------------------------------------------------------------------------
 def _day_hour(parser: argparse.ArgumentParser, hour: bool = True) -> None:
-    parser.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="delivery day (ISO date, UTC)")
+    parser.add_argument("--day", required=True, metavar="YYYY-MM-DD",
+                        help="delivery day (ISO date, or today / tomorrow; UTC)")
     if hour:
         parser.add_argument("--hour", required=True, metavar="H", help="delivery hour 0..23 (UTC)")
 
@@ -372,7 +396,9 @@ def _trading_parsers(subparsers) -> None:
         p.add_argument(price, required=True, metavar="EUR_PER_KWH", help=price_help)
         p.add_argument("--grid-fallback", action="store_true",
                        help="when the hour closes, trade what P2P has not filled with the system operator "
-                            "at the hour's grid price (if within your limit)")
+                            "at the hour's grid price (if within your limit); needs the day's grid prices")
+        p.add_argument("--allow-past", action="store_true",
+                       help="accept a delivery day before today (UTC), e.g. on a replayed or simulated chain")
     p = command(subparsers, "cancel", _cancel, "cancel your resting order or offer",
                  "Cancel what is left of your resting order or offer; a buy order's lock returns.",
                  "sawgrid --key alice cancel 20458/10/3", uses_key=True)

@@ -3,6 +3,7 @@ market reader, signing key), output (tables, --json) and parser builders."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import textwrap
@@ -80,7 +81,14 @@ class Session:
 
     @cached_property
     def signer(self) -> Signer:
-        return keys.load_signer(key_name(self.args), self.args.key_dir)
+        name = key_name(self.args)
+        try:
+            return keys.load_signer(name, self.args.key_dir)
+        except keys.KeyFileError:
+            if getattr(self.args, "key", None) or os.environ.get(KEY_ENV) or keys.key_paths(name, self.args.key_dir)[0].exists():
+                raise
+            raise SawgridError(f"no signing key: pass --key NAME (or set ${KEY_ENV}), or create the default key "
+                               f"with: sawgrid keygen {DEFAULT_KEY}") from None
 
     @property
     def public_key(self) -> str:
@@ -105,8 +113,7 @@ class Session:
         try:
             return market.submit(self.rest, self.signer, payloads)
         except BatchInvalid as err:
-            reasons = "; ".join(m for m in err.messages if m)
-            raise SawgridError(f"refused: {reasons}" if reasons else str(err)) from None
+            raise SawgridError(refusal(err, raw=self.args.json)) from None
 
     @cached_property
     def names(self) -> dict[str, str]:
@@ -126,6 +133,27 @@ class Session:
         else:
             print(text() if callable(text) else text)
         return 0
+
+
+def refusal(err: BatchInvalid, raw: bool = False) -> str:
+    """A refused batch as one line: 'refused: <the processor's reasons>', in
+    the user's units (dates, EUR, kWh) unless `raw` (--json keeps the ledger's integers)."""
+    reasons = "; ".join(m for m in err.messages if m)
+    if not reasons:
+        return str(err)
+    return f"refused: {reasons if raw else market.explain(reasons)}"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a mistyped command or choice."""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            close = difflib.get_close_matches(str(value), [str(c) for c in action.choices], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            choices = ", ".join(repr(str(c)) for c in action.choices)
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint} (choose from {choices})")
+        super()._check_value(action, value)
 
 
 def command(subparsers, name: str, func: Handler, summary: str, description: str, example: str,

@@ -16,6 +16,8 @@ raise `SawgridError` naming the option at fault.
 from __future__ import annotations
 
 import base64
+import datetime as _dt
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
@@ -119,12 +121,24 @@ def format_multiplier(permille: int) -> str:
     return _decimal_text(permille, units.PERMILLE, 3) + "x"
 
 
+def today() -> int:
+    """Today's day number (UTC), by this machine's clock: for client-side
+    checks only; processors never read a clock."""
+    return units.day_number(_dt.datetime.now(_dt.timezone.utc).date())
+
+
+_RELATIVE_DAYS = {"today": 0, "tomorrow": 1}
+
+
 def parse_day(text: str, option: str = "--day") -> int:
-    """ISO date (or a plain day number) -> day number, within 0..units.MAX_DAY."""
+    """ISO date, 'today', 'tomorrow' (UTC) or a plain day number -> day
+    number, within 0..units.MAX_DAY."""
+    if text.strip().lower() in _RELATIVE_DAYS:
+        return today() + _RELATIVE_DAYS[text.strip().lower()]
     try:
         day = units.parse_day(text)
     except ValueError:
-        raise SawgridError(f"{option}: expected a date like 2026-01-05, got {text!r}") from None
+        raise SawgridError(f"{option}: expected a date like 2026-01-05 (or today, tomorrow), got {text!r}") from None
     if not 0 <= day <= units.MAX_DAY:
         raise SawgridError(f"{option}: day must be between 1970-01-01 and 9999-12-31, got {text!r}")
     return day
@@ -133,6 +147,43 @@ def parse_day(text: str, option: str = "--day") -> int:
 def day_text(day: int) -> str:
     """Day number -> ISO date: 20458 -> '2026-01-05'."""
     return units.day_date(day).isoformat()
+
+
+_UNIT_FORMATS = {
+    "µEUR/kWh": lambda v: format_price(v),
+    "µEUR": lambda v: format_eur(v),
+    "Wh": lambda v: format_kwh(v),
+}
+_RANGE_RE = re.compile(r"(\d+)\.\.(\d+) (µEUR/kWh|µEUR|Wh), got (\d+)")
+_AMOUNT_RE = re.compile(r"(\d+) (µEUR/kWh|µEUR|Wh)\b")
+_HOUR_RE = re.compile(r"(?<![/\d])(\d+)/(\d{1,2})\b(?!/)")
+_DAY_RE = re.compile(r"\bday (\d+)\b")
+
+
+def explain(message: str) -> str:
+    """A processor's message in the user's units: ledger day numbers become
+    dates, `D/H` an hour of a date, µEUR amounts EUR, µEUR/kWh prices
+    EUR/kWh, Wh kWh. 'hour 20513/18 is closed' -> 'hour 2026-03-01 18:00 is
+    closed'. The processor itself keeps the ledger's integers (they are what
+    --json and logs show)."""
+    def unit_range(m: re.Match) -> str:
+        fmt = _UNIT_FORMATS[m.group(3)]
+        return f"{fmt(int(m.group(1)))}..{fmt(int(m.group(2)))}, got {fmt(int(m.group(4)))}"
+
+    def hour(m: re.Match) -> str:
+        day, h = int(m.group(1)), int(m.group(2))
+        if not (0 <= day <= units.MAX_DAY and h < units.HOURS_PER_DAY):
+            return m.group(0)
+        return f"{day_text(day)} {h:02d}:00"
+
+    def day(m: re.Match) -> str:
+        number = int(m.group(1))
+        return f"day {day_text(number)}" if number <= units.MAX_DAY else m.group(0)
+
+    text = _RANGE_RE.sub(unit_range, message)
+    text = _AMOUNT_RE.sub(lambda m: _UNIT_FORMATS[m.group(2)](int(m.group(1))), text)
+    text = _HOUR_RE.sub(hour, text)
+    return _DAY_RE.sub(day, text)
 
 
 def parse_hour(text: str, option: str = "--hour") -> int:
