@@ -1,0 +1,47 @@
+"""Both ledgers a Sawgrid application runs on satisfy the one LedgerClient
+protocol, and the in-process one runs every registered family."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from sawgrid.clients.sdk import market
+from sawgrid.clients.sdk.keys import new_private_key, signer_for
+from sawgrid.clients.sdk.kv import kv_batch
+from sawgrid.clients.sdk.ledger import InProcessClient, LedgerClient
+from sawgrid.clients.sdk.rest import BatchInvalid, RestClient
+from sawgrid.processors import registry
+from sawgrid.processors.kv.addresses import kv_address
+from sawgrid.processors.market.addresses import config_address
+
+
+@pytest.mark.parametrize("client", [RestClient("http://127.0.0.1:9"), InProcessClient()],
+                         ids=["RestClient", "InProcessClient"])
+def test_both_ledgers_are_ledger_clients(client):
+    assert isinstance(client, LedgerClient)
+    for name, member in inspect.getmembers(LedgerClient, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        wanted = list(inspect.signature(member).parameters)
+        got = list(inspect.signature(getattr(type(client), name)).parameters)
+        assert got[:len(wanted)] == wanted, f"{type(client).__name__}.{name}{got} vs protocol {wanted}"
+
+
+def test_in_process_client_serves_every_registered_family():
+    client = InProcessClient()
+    served = {(family, version) for family, version in client.ledger.handlers}
+    assert served == {(spec.family.name, v) for spec in registry.FAMILIES for v in spec.family.versions}
+    signer = signer_for(new_private_key())
+    client.submit_and_wait([kv_batch(signer, "k", b"v")])
+    assert client.state(kv_address("k")) == b"v"
+    market.submit(client, signer, [market.init(0)])
+    assert market.MarketReader(client).config().system_operator == signer.get_public_key().as_hex()
+    assert dict(client.state_prefix(config_address())) == {config_address(): client.state(config_address())}
+
+
+def test_in_process_refusal_is_batch_invalid_with_the_reason():
+    client = InProcessClient()
+    signer = signer_for(new_private_key())
+    with pytest.raises(BatchInvalid, match="not set"):
+        client.submit([kv_batch(signer, "never-set", delete=True)])
