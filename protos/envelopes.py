@@ -16,6 +16,31 @@ from sawtooth_signing import Signer
 from sawgrid.protos.sawtooth import Batch, BatchHeader, BatchList, Transaction, TransactionHeader
 
 
+def transaction_header(
+    family_name: str,
+    family_version: str,
+    payload: bytes,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    signer_public_key: str,
+    batcher_public_key: str,
+    dependencies: Sequence[str],
+    nonce: str,
+) -> bytes:
+    """The serialized TransactionHeader every envelope here signs (or stands in for)."""
+    return TransactionHeader(
+        family_name=family_name,
+        family_version=family_version,
+        inputs=list(inputs),
+        outputs=list(outputs),
+        signer_public_key=signer_public_key,
+        batcher_public_key=batcher_public_key,
+        dependencies=list(dependencies),
+        payload_sha512=hashlib.sha512(payload).hexdigest(),
+        nonce=nonce,
+    ).SerializeToString()
+
+
 def make_transaction(
     signer: Signer,
     family_name: str,
@@ -33,17 +58,9 @@ def make_transaction(
     two distinct transactions (Sawtooth refuses duplicate transaction ids).
     """
     public_key = signer.get_public_key().as_hex()
-    header = TransactionHeader(
-        family_name=family_name,
-        family_version=family_version,
-        inputs=list(inputs),
-        outputs=list(outputs),
-        signer_public_key=public_key,
-        batcher_public_key=batcher_public_key or public_key,
-        dependencies=list(dependencies),
-        payload_sha512=hashlib.sha512(payload).hexdigest(),
-        nonce=nonce if nonce is not None else secrets.token_hex(16),
-    ).SerializeToString()
+    header = transaction_header(family_name, family_version, payload, inputs, outputs, public_key,
+                                batcher_public_key or public_key, dependencies,
+                                nonce if nonce is not None else secrets.token_hex(16))
     return Transaction(header=header, header_signature=signer.sign(header), payload=payload)
 
 
@@ -83,16 +100,8 @@ def unsigned_transaction(
     (without `verify_signatures`) accepts it.
     """
     nonce = nonce if nonce is not None else f"{next(_counter):016x}"
-    header = TransactionHeader(
-        family_name=family_name,
-        family_version=family_version,
-        inputs=list(inputs),
-        outputs=list(outputs),
-        signer_public_key=signer_public_key,
-        batcher_public_key=signer_public_key,
-        payload_sha512=hashlib.sha512(payload).hexdigest(),
-        nonce=nonce,
-    ).SerializeToString()
+    header = transaction_header(family_name, family_version, payload, inputs, outputs, signer_public_key,
+                                signer_public_key, (), nonce)
     return Transaction(header=header, header_signature=hashlib.sha512(header).hexdigest(), payload=payload)
 
 
