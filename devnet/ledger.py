@@ -22,12 +22,14 @@ from sawtooth_signing import Signer
 from sawgrid.devnet import executor as ex
 from sawgrid.devnet import scheduler
 from sawgrid.devnet.events import EventHub, NULL_BLOCK_ID
+from sawgrid.devnet.faults import FALLBACK_MESSAGE, Faults, InvalidFaults
 from sawgrid.devnet.ledger_api import (
     COMMITTED,
     INVALID,
     PENDING,
     UNKNOWN,
     BatchStatus,
+    InvalidTxn,
     QueueFull,
     StatePage,
     SubmitRejected,
@@ -64,6 +66,7 @@ class Ledger:
         max_queue: int = 10_000,
         block_interval: float = 0.02,
         parallelism: int = 8,
+        faults: Faults | None = None,
     ) -> None:
         self._store = store
         self._trie = MerkleTrie(store)
@@ -81,6 +84,8 @@ class Ledger:
         self._pending_txns: set[str] = set()
         self._invalid: OrderedDict[str, BatchStatus] = OrderedDict()
         self._deferred_reason: dict[str, str] = {}
+        # test-only: batches falsely reported INVALID (devnet/faults.py)
+        self._faults = InvalidFaults(faults) if faults is not None and faults.invalid else None
         num = store.head_num()
         self._head: Block | None = store.block_by_num(num) if num >= 0 else None
         self._head_num = num
@@ -130,7 +135,8 @@ class Ledger:
                 if batch_id in committed:
                     out.append(BatchStatus(batch_id, COMMITTED))
                 elif batch_id in self._pending:
-                    out.append(BatchStatus(batch_id, PENDING))
+                    faulty = self._faults.status(batch_id) if self._faults else None
+                    out.append(faulty or BatchStatus(batch_id, PENDING))
                 elif batch_id in self._invalid:
                     out.append(self._invalid[batch_id])
                 else:
@@ -219,6 +225,8 @@ class Ledger:
         with self._cond:
             # a few more than fit in a block, so that deferred batches do not starve it
             candidates = list(islice(self._pending.items(), 2 * self.max_batches))
+        if self._faults is not None:
+            candidates = self._inject_invalid(candidates)
         parent_root = self._head_root
         block_writes: dict[str, bytes | None] = {}
 
@@ -270,9 +278,39 @@ class Ledger:
         if self._head is None:
             self._commit([], [], {})
 
+    def _inject_invalid(
+        self, candidates: list[tuple[str, tuple[Batch, list[TransactionHeader]]]]
+    ) -> list[tuple[str, tuple[Batch, list[TransactionHeader]]]]:
+        """Test-only (`--faults invalid=P`, devnet/faults.py): report some
+        batches INVALID as a loaded Sawtooth validator does, with what their
+        processor says on empty state, and keep them out of a few rounds.
+        Returns the candidates that may run in this round."""
+        faults = self._faults
+        assert faults is not None
+        with self._cond:
+            faults.new_round()
+            candidates = [c for c in candidates if not faults.held(c[0])]
+            chosen = [c for c in candidates if faults.choose(c[0])]
+        for batch_id, (batch, headers) in chosen:
+            outcome = self._executor.execute_batch(batch, headers, lambda address: None)
+            if outcome.status == ex.DEFERRED:  # no processor: it stays PENDING anyway
+                with self._cond:
+                    faults.forget(batch_id)  # decide again once it can run
+                continue
+            invalid = outcome.invalid if outcome.status == ex.INVALID else None
+            invalid = invalid or InvalidTxn(batch.transactions[0].header_signature, FALLBACK_MESSAGE)
+            with self._cond:
+                faults.fail(batch_id, invalid)
+                self._cond.notify_all()
+            LOG.warning("fault injection: batch %s reported INVALID (%s); it re-runs later",
+                        batch_id[:16], invalid.message)
+        return [c for c in candidates if not faults.held(c[0])]
+
     def _forget(self, batch_id: str) -> None:
         entry = self._pending.pop(batch_id, None)
         self._deferred_reason.pop(batch_id, None)
+        if self._faults is not None:
+            self._faults.forget(batch_id)
         if entry is not None:
             for txn in entry[0].transactions:
                 self._pending_txns.discard(txn.header_signature)

@@ -23,6 +23,7 @@ from sawtooth_signing import Signer
 from sawgrid.devnet.component import ComponentServer
 from sawgrid.devnet.events import EventHub
 from sawgrid.devnet.executor import Executor
+from sawgrid.devnet.faults import Faults
 from sawgrid.devnet.genesis import SetupStep, pending_steps
 from sawgrid.devnet.ledger import Ledger
 from sawgrid.devnet.rest_api import RestApi
@@ -53,6 +54,7 @@ class DevnetConfig:
     max_batches: int = 100
     block_interval: float = 0.02
     max_queue: int = 10_000
+    faults: Faults | None = None  # tests only: misbehave like a loaded validator (devnet/faults.py)
 
 
 class Devnet:
@@ -90,9 +92,10 @@ class Devnet:
         self.ledger = Ledger(
             self.store, self.executor, cfg.validator, self.events,
             max_batches=cfg.max_batches, max_queue=cfg.max_queue, block_interval=cfg.block_interval,
+            faults=cfg.faults,
         )
         self.component.start()
-        self.rest = RestApi(self.ledger, cfg.rest_host, cfg.rest_port)
+        self.rest = RestApi(self.ledger, cfg.rest_host, cfg.rest_port, faults=cfg.faults)
         self.rest.start()
         self.ledger.commit_empty_genesis()  # no-op on an existing chain
         for step in pending_steps(cfg.setup_steps, lambda address: self.ledger.state_get(address)[0]):

@@ -5,9 +5,13 @@ import argparse
 import errno
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sawgrid.clients.cli.support import host_port
 from sawgrid.clients.sdk.errors import SawgridError
+
+if TYPE_CHECKING:
+    from sawgrid.devnet.faults import Faults
 
 VALIDATOR_KEY = "validator"  # in the data folder: signs devnet's blocks
 OPERATOR_KEY = "operator"    # in the key directory: signs the families' setup
@@ -34,7 +38,20 @@ def add_parser(subparsers) -> None:
                         help="seconds to gather batches before building a block (default: %(default)s)")
     parser.add_argument("--queue-size", type=int, default=10_000,
                         help="pending batches before POST /batches answers 429 (default: %(default)s)")
+    # Testing only, hence hidden: make devnet misbehave like a loaded Sawtooth
+    # validator (false INVALIDs, 429 bursts, dropped connections).
+    parser.add_argument("--faults", type=faults_spec, metavar="SPEC", help=argparse.SUPPRESS)
     parser.set_defaults(func=run_command)
+
+
+def faults_spec(text: str) -> Faults:
+    """`--faults invalid=0.3,seed=7,burst429=5,drop=3` (devnet/faults.py) as a `Faults`."""
+    from sawgrid.devnet.faults import Faults
+
+    try:
+        return Faults.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def setup_steps(operator) -> list:
@@ -74,6 +91,7 @@ def run_command(args: argparse.Namespace) -> int:
         setup_steps=setup_steps(keys.load_or_create_signer(OPERATOR_KEY, args.key_dir)),
         processor_command=processor_command(args.component) if args.processors else None,
         max_batches=args.max_batches, block_interval=args.block_interval, max_queue=args.queue_size,
+        faults=args.faults,
     )
     try:
         Devnet(config).run_forever()

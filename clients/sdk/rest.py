@@ -8,6 +8,19 @@
 Standard library only (http.client), with one keep-alive connection per
 thread. Every failure is a `RestError` with a one-line message; nothing from
 socket/http.client leaks out.
+
+Two things a real validator does that this client absorbs:
+
+* **INVALID is not always final.** Under load a Sawtooth validator reports
+  some batches INVALID that it then re-runs in the next block and commits
+  (the publisher drops the state contexts of batches still in its schedule
+  when it claims a block). `wait` and `submit_and_wait` therefore report a
+  batch INVALID only once it has stayed INVALID for `invalid_settle`
+  seconds (default `INVALID_SETTLE`), re-checking it meanwhile.
+* **Dropped connections.** A connection the server closes without answering
+  is retried once on a fresh connection. Every request this client sends is
+  safe to repeat: reads, and `POST /batches`, because re-posting the very
+  same batch bytes is a no-op on Sawtooth (and on devnet).
 """
 from __future__ import annotations
 
@@ -33,9 +46,18 @@ __all__ = [
     "RestNotFound",
     "BatchInvalid",
     "BatchTimeout",
+    "INVALID_SETTLE",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8008"
+# Seconds a batch must stay INVALID before it is reported as refused. Covers
+# one block interval of a loaded Sawtooth validator (its re-run commits in the
+# next block, well under a second on our 2-core machine) while a refused CLI
+# command still answers within about two seconds.
+INVALID_SETTLE = 1.5
+# Seconds between status checks when the API's `wait` cannot help (it returns
+# at once for INVALID batches, and for old APIs that ignore it).
+POLL_INTERVAL = 0.2
 # Above this many ids, statuses and receipts are asked with a POST (Sawtooth's advice).
 _MAX_GET_IDS = 15
 
@@ -127,6 +149,9 @@ class RestClient:
         max_retries: how often `submit` retries a 429 (queue full).
         backoff: first retry delay in seconds; doubles each time...
         max_backoff: ...up to this.
+        invalid_settle: seconds a batch must stay INVALID before `wait` and
+            `submit_and_wait` report it so (see the module docstring); 0
+            takes the first INVALID as final.
     """
 
     def __init__(
@@ -137,6 +162,7 @@ class RestClient:
         max_retries: int = 8,
         backoff: float = 0.1,
         max_backoff: float = 5.0,
+        invalid_settle: float = INVALID_SETTLE,
     ) -> None:
         parts = urlsplit(url if "://" in url else "http://" + url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -146,6 +172,7 @@ class RestClient:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.invalid_settle = invalid_settle
         self._scheme = parts.scheme
         self._netloc = parts.netloc
         self._prefix = parts.path.rstrip("/")
@@ -192,26 +219,56 @@ class RestClient:
         return {s["id"]: s for s in doc["data"]}
 
     def wait(self, batch_ids: Sequence[str], timeout: float = 30.0) -> dict[str, dict]:
-        """Statuses once no batch is PENDING, or when `timeout` seconds have
-        passed (then some may still be PENDING). Uses the API's `wait`."""
+        """Statuses ({id: status}, in the order asked) once every batch is
+        final, or when `timeout` seconds have passed (then some may still be
+        PENDING, or INVALID for less than `invalid_settle` seconds).
+
+        Final means COMMITTED, UNKNOWN, or INVALID on every check for at
+        least `invalid_settle` seconds. A batch that leaves INVALID (PENDING
+        again, or COMMITTED) is waited for like any other. Uses the API's
+        `wait` while a batch is PENDING, and polls every `POLL_INTERVAL`
+        seconds otherwise.
+        """
+        ids = list(dict.fromkeys(batch_ids))
         deadline = time.monotonic() + timeout
+        statuses: dict[str, dict] = {}
+        invalid_since: dict[str, float] = {}  # batch id -> when it was first seen INVALID
         while True:
-            remaining = deadline - time.monotonic()
+            ask = [i for i in ids if statuses.get(i, {}).get("status") != "COMMITTED"]
+            if not ask:
+                return {i: statuses[i] for i in ids}
             asked = time.monotonic()
-            wait = math.ceil(remaining) if remaining > 0 else None
-            statuses = self.statuses(batch_ids, wait=wait)
-            if all(s["status"] != "PENDING" for s in statuses.values()):
-                return statuses
+            remaining = deadline - asked
+            pending = not statuses or any(statuses[i]["status"] == "PENDING" for i in ask)
+            wait = math.ceil(remaining) if remaining > 0 and pending else None
+            answer = self.statuses(ask, wait=wait)
+            missing = [i for i in ask if i not in answer]
+            if missing:
+                raise RestBadResponse(f"the REST API at {self.url} answered without the status of "
+                                      f"batch {missing[0][:16]}")
+            statuses.update(answer)
+            for i in ask:
+                if statuses[i]["status"] == "INVALID":
+                    invalid_since.setdefault(i, asked)
+                else:
+                    invalid_since.pop(i, None)
+            pending = any(statuses[i]["status"] == "PENDING" for i in ask)
+            # when each INVALID batch seen for less than `invalid_settle` will have settled
+            settles_at = [since + self.invalid_settle for since in invalid_since.values()
+                          if asked - since < self.invalid_settle]
             now = time.monotonic()
-            if now >= deadline:
-                return statuses
-            if wait is not None and now - asked < 0.9 * wait:
-                time.sleep(min(0.2, deadline - now))  # the API did not wait: poll gently
+            if (not pending and not settles_at) or now >= deadline:
+                return {i: statuses[i] for i in ids}
+            if pending and wait is not None and now - asked >= 0.9 * wait:
+                continue  # the API waited as asked: ask again at once
+            time.sleep(max(0.0, min([POLL_INTERVAL, deadline - now] + [t - now for t in settles_at])))
 
     def submit_and_wait(self, batches: bytes | Any | Iterable[Any], timeout: float = 60.0) -> dict[str, dict]:
         """Submit, then wait for commit. Returns the statuses (all COMMITTED).
-        Raises BatchInvalid if any batch is INVALID, BatchTimeout if any is
-        still PENDING (or UNKNOWN) after `timeout` seconds."""
+        Raises BatchInvalid (with the validator's messages) if any batch is
+        INVALID and stayed so for `invalid_settle` seconds (or until
+        `timeout`), BatchTimeout if any is still PENDING (or UNKNOWN) after
+        `timeout` seconds."""
         ids = self.submit(batches)
         statuses = self.wait(ids, timeout)
         invalid = [s for s in statuses.values() if s["status"] == "INVALID"]
@@ -365,7 +422,6 @@ class RestClient:
         timeout = self.timeout if timeout is None else timeout
         for attempt in range(2):
             conn = self._connection()
-            reused = conn.sock is not None
             conn.timeout = timeout
             if conn.sock is not None:
                 conn.sock.settimeout(timeout)
@@ -379,8 +435,12 @@ class RestClient:
             except (http.client.RemoteDisconnected, ConnectionResetError,
                     ConnectionAbortedError, BrokenPipeError) as e:
                 conn.close()
-                if reused and attempt == 0:
-                    continue  # the server dropped an idle keep-alive connection
+                if attempt == 0:
+                    # The server closed the connection without answering: an
+                    # idle keep-alive connection it dropped, or a request it
+                    # never answered. Once more on a fresh connection; every
+                    # request here is safe to repeat (module docstring).
+                    continue
                 raise RestUnreachable(self.url, _reason(e)) from None
             except OSError as e:
                 conn.close()

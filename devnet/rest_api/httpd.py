@@ -11,6 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sawgrid.devnet.faults import Faults, RequestFaults
 from sawgrid.devnet.ledger_api import LedgerReader
 from sawgrid.devnet.rest_api.errors import ApiError, http_error
 from sawgrid.devnet.rest_api.messages import Request, Response
@@ -107,7 +108,12 @@ class _HttpHandler(BaseHTTPRequestHandler):
             return
         host, port = self.server.server_address[:2]
         req = Request.parse(self.command, self.path, self.headers, body, f"{host}:{port}")
-        self._send(dispatch(api.routes, req))
+        response = dispatch(api.routes, req)
+        if api.faults is not None and api.faults.drop(req.path):
+            LOGGER.warning("fault injection: %s %s closed without an answer", req.method, req.path)
+            self.close_connection = True  # the request took effect; the client hears nothing
+            return
+        self._send(response)
 
     def _read_body(self, limit: int) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -180,7 +186,9 @@ class RestApi:
         api.stop()
 
     `timeout` bounds `wait=` on /batch_statuses (Sawtooth's --timeout);
-    `max_body` is the largest accepted request body (--client-max-size).
+    `max_body` is the largest accepted request body (--client-max-size);
+    `faults` injects 429s and dropped connections, for tests only
+    (devnet/faults.py).
     """
 
     def __init__(
@@ -191,12 +199,14 @@ class RestApi:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_body: int = DEFAULT_MAX_BODY,
+        faults: Faults | None = None,
     ) -> None:
         self.ledger = ledger
         self.host = host
         self.port = port
         self.max_body = max_body
-        self.routes = Routes(ledger, timeout)
+        self.faults = RequestFaults(faults) if faults is not None and (faults.burst429 or faults.drop) else None
+        self.routes = Routes(ledger, timeout, self.faults)
         self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from google.protobuf.message import DecodeError
 
+from sawgrid.devnet.faults import RequestFaults
 from sawgrid.devnet.ledger_api import LedgerReader, QueueFull, SubmitRejected
 from sawgrid.devnet.rest_api.errors import (
     BAD_PROTOBUF_SUBMITTED,
@@ -80,12 +81,16 @@ class Routes:
     """One method per route. Each takes the Request (and path parameters) and
     returns a Response or raises ApiError.
 
-    `timeout` bounds `wait=` on /batch_statuses (Sawtooth's --timeout).
+    `timeout` bounds `wait=` on /batch_statuses (Sawtooth's --timeout);
+    `faults` (tests only, devnet/faults.py) may answer `POST /batches` 429.
     """
 
-    def __init__(self, ledger: LedgerReader, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, ledger: LedgerReader, timeout: float = DEFAULT_TIMEOUT, faults: RequestFaults | None = None
+    ) -> None:
         self.ledger = ledger
         self.timeout = timeout
+        self.faults = faults
 
     # -- batches ----------------------------------------------------------
     def submit_batches(self, req: Request) -> Response:
@@ -99,6 +104,9 @@ class Routes:
             raise ApiError(BAD_PROTOBUF_SUBMITTED) from None
         if not batches:
             raise ApiError(NO_BATCHES_SUBMITTED)
+        if self.faults is not None and self.faults.queue_full():
+            LOGGER.warning("fault injection: POST /batches answered 429")
+            raise ApiError(BATCH_QUEUE_FULL)
         try:
             self.ledger.submit(batches)
         except SubmitRejected as e:

@@ -21,6 +21,7 @@ from sawgrid.clients.sdk.rest import (
     RestNotFound,
     RestUnreachable,
 )
+from sawgrid.devnet.faults import Faults
 from sawgrid.devnet.ledger_api import (
     COMMITTED,
     INVALID,
@@ -89,6 +90,9 @@ class FakeLedger:
         self.reject: str | None = None
         self.on_submit = None  # callable(batches), e.g. to commit them later
         self.state_list_calls: list[tuple] = []
+        # each status request, in order: (the `wait` timeout, or None for none; the ids)
+        self.status_queries: list[tuple[float | None, list[str]]] = []
+        self.on_status_query = None  # callable(query number from 1, ids), before it is answered
         self._cond = threading.Condition()
         for num in range(n_blocks):
             self.add_block([make_batch(f"b{num}")])
@@ -133,15 +137,25 @@ class FakeLedger:
         return next((t for blk in self.blocks for b in blk.batches for t in b.transactions
                      if t.header_signature == txn_id), None)
 
-    def batch_statuses(self, batch_ids: Sequence[str]) -> list[BatchStatus]:
+    def _current(self, batch_ids: Sequence[str]) -> list[BatchStatus]:
         with self._cond:
             return [self.statuses.get(i, BatchStatus(i, UNKNOWN)) for i in batch_ids]
 
+    def _query(self, batch_ids: Sequence[str], wait: float | None) -> None:
+        self.status_queries.append((wait, list(batch_ids)))
+        if self.on_status_query:
+            self.on_status_query(len(self.status_queries), list(batch_ids))
+
+    def batch_statuses(self, batch_ids: Sequence[str]) -> list[BatchStatus]:
+        self._query(batch_ids, None)
+        return self._current(batch_ids)
+
     def wait_for_batches(self, batch_ids: Sequence[str], timeout: float) -> list[BatchStatus]:
+        self._query(batch_ids, timeout)
         with self._cond:
             self._cond.wait_for(
-                lambda: all(s.status != PENDING for s in self.batch_statuses(batch_ids)), timeout)
-            return self.batch_statuses(batch_ids)
+                lambda: all(s.status != PENDING for s in self._current(batch_ids)), timeout)
+            return self._current(batch_ids)
 
     def submit(self, batches: Sequence[Batch]) -> None:
         self.submit_calls += 1
@@ -150,11 +164,12 @@ class FakeLedger:
             raise QueueFull()
         if self.reject is not None:
             raise SubmitRejected(self.reject)
-        self.submitted.extend(batches)
-        for batch in batches:
+        new = [b for b in batches if b.header_signature not in self.statuses]  # re-posting: a no-op
+        self.submitted.extend(new)
+        for batch in new:
             self.set_status(batch.header_signature, PENDING)
-        if self.on_submit:
-            self.on_submit(batches)
+        if self.on_submit and new:
+            self.on_submit(new)
 
     def _check_head(self, head: str | None) -> str:
         if head is None:
@@ -653,16 +668,94 @@ def test_client_submit_and_wait(client, ledger):
     assert client.batch(batch.header_signature)["header_signature"] == batch.header_signature
 
 
-def test_client_submit_and_wait_raises_batch_invalid(client, ledger):
+def invalid_on_submit(ledger: FakeLedger, message: str = "Unknown participant") -> None:
+    """Every submitted batch is INVALID at once, its first transaction rejected with `message`."""
     def invalidate(batches):
         for b in batches:
             ledger.set_status(b.header_signature, INVALID,
-                              [InvalidTxn(b.transactions[0].header_signature, "Insufficient energy credit")])
+                              [InvalidTxn(b.transactions[0].header_signature, message)])
     ledger.on_submit = invalidate
+
+
+def test_client_submit_and_wait_raises_batch_invalid(client, ledger):
+    invalid_on_submit(ledger, "Insufficient energy credit")
     with pytest.raises(BatchInvalid) as info:
-        client.submit_and_wait(make_batch("poor"), timeout=5)
+        client.submit_and_wait(make_batch("poor"), timeout=30)
     assert info.value.messages == ["Insufficient energy credit"]
     assert "Insufficient energy credit" in str(info.value) and "INVALID" in str(info.value)
+    assert len(ledger.status_queries) >= 2  # re-checked before it was reported
+
+
+# -- INVALID is not always final: a loaded Sawtooth validator re-runs the batch and commits it
+def test_client_waits_out_an_invalid_that_turns_committed(api, ledger):
+    invalid_on_submit(ledger)
+    batch = make_batch("flip")
+    ledger.on_status_query = lambda n, ids: ledger.add_block([batch]) if n == 2 else None
+    with RestClient(api.url, invalid_settle=60) as client:
+        statuses = client.submit_and_wait(batch, timeout=60)
+    assert statuses == {batch.header_signature: {
+        "id": batch.header_signature, "status": "COMMITTED", "invalid_transactions": []}}
+    assert len(ledger.status_queries) == 2  # INVALID, then COMMITTED on the re-check
+
+
+def test_client_keeps_waiting_when_an_invalid_turns_pending(api, ledger):
+    invalid_on_submit(ledger)
+    batch = make_batch("requeued")
+
+    def requeue_then_commit(n: int, ids: list[str]) -> None:
+        if n == 2:
+            ledger.set_status(batch.header_signature, PENDING)
+        elif n == 3:
+            ledger.add_block([batch])
+    ledger.on_status_query = requeue_then_commit
+    with RestClient(api.url, invalid_settle=60) as client:
+        statuses = client.submit_and_wait(batch, timeout=60)
+    assert statuses[batch.header_signature]["status"] == "COMMITTED"
+    waits = [wait for wait, _ in ledger.status_queries]
+    # PENDING is waited for with the API's wait; an INVALID is re-checked without (it would not wait)
+    assert len(waits) == 3 and waits[0] is not None and waits[1] is None and waits[2] is not None
+
+
+def test_client_rechecks_only_the_batches_not_yet_committed(api, ledger):
+    batches = [make_batch(f"many{i}") for i in range(20)]  # more than 15 ids: POST /batch_statuses
+    flaky = batches[:5]
+
+    def some_invalid(submitted):
+        ledger.add_block(submitted[5:])
+        for b in flaky:
+            ledger.set_status(b.header_signature, INVALID, [InvalidTxn(hid("t"), "state context gone")])
+    ledger.on_submit = some_invalid
+    ledger.on_status_query = lambda n, ids: ledger.add_block(flaky) if n == 2 else None
+    with RestClient(api.url, invalid_settle=60) as client:
+        statuses = client.submit_and_wait(batches, timeout=60)
+    assert list(statuses) == [b.header_signature for b in batches]  # in the order submitted
+    assert [s["status"] for s in statuses.values()] == ["COMMITTED"] * 20
+    assert [ids for _, ids in ledger.status_queries] == [
+        [b.header_signature for b in batches], [b.header_signature for b in flaky]]
+
+
+def test_client_reports_an_invalid_that_holds(api, ledger):
+    invalid_on_submit(ledger, "Unknown participant")
+    with RestClient(api.url, invalid_settle=0.5) as client:
+        with pytest.raises(BatchInvalid) as info:
+            client.submit_and_wait(make_batch("refused"), timeout=60)
+    assert info.value.messages == ["Unknown participant"]
+    assert len(ledger.status_queries) >= 2
+
+
+def test_invalid_settle_zero_takes_the_first_invalid_as_final(api, ledger):
+    invalid_on_submit(ledger)
+    with RestClient(api.url, invalid_settle=0) as client:
+        with pytest.raises(BatchInvalid):
+            client.submit_and_wait(make_batch("eager"), timeout=60)
+    assert len(ledger.status_queries) == 1
+
+
+def test_an_invalid_not_yet_settled_at_the_timeout_is_reported(api, ledger):
+    invalid_on_submit(ledger, "no such order")
+    with RestClient(api.url, invalid_settle=600) as client:
+        with pytest.raises(BatchInvalid, match="no such order"):
+            client.submit_and_wait(make_batch("late"), timeout=0.5)
 
 
 def test_client_wait_times_out(client, ledger):
@@ -716,6 +809,78 @@ def test_client_connection_refused():
         client.status()
     assert str(info.value) == f"cannot reach the Sawtooth REST API at http://127.0.0.1:{port}: connection refused"
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+# -- devnet's test-only faults at the REST API, and the client against them
+def test_burst429_answers_queue_full_and_queues_nothing(ledger):
+    batch = make_batch("burst")
+    with RestApi(ledger, "127.0.0.1", 0, faults=Faults(burst429=2)) as api:
+        assert_error(post_batches(api, [batch]), 429, 31)
+        assert ledger.submitted == []
+        assert_error(post_batches(api, [batch]), 429, 31)
+        assert post_batches(api, [batch])[0] == 202
+    assert ledger.submitted == [batch]
+
+
+def test_drop_closes_after_the_request_took_effect(ledger):
+    first, second = make_batch("dropped"), make_batch("answered")
+    with RestApi(ledger, "127.0.0.1", 0, faults=Faults(drop=2)) as api:
+        assert get(api, "/blocks")[0] == 200  # not a batch path: never dropped
+        with pytest.raises(http.client.RemoteDisconnected):
+            post_batches(api, [first])
+        assert ledger.submitted == [first]  # queued, though the client heard nothing
+        assert post_batches(api, [second])[0] == 202  # never two drops in a row
+        with pytest.raises(http.client.RemoteDisconnected):
+            get(api, f"/batch_statuses?id={first.header_signature}")
+        assert get(api, f"/batch_statuses?id={first.header_signature}")[0] == 200
+        assert get(api, f"/batch_statuses?id={first.header_signature}")[0] == 200  # drops used up
+
+
+def test_client_survives_dropped_posts_and_status_requests(ledger):
+    ledger.on_submit = lambda batches: ledger.add_block(list(batches))
+    batches = [make_batch(f"d{i}") for i in range(3)]
+    with RestApi(ledger, "127.0.0.1", 0, faults=Faults(drop=3)) as api, RestClient(api.url) as client:
+        for batch in batches:
+            statuses = client.submit_and_wait(batch, timeout=30)
+            assert statuses[batch.header_signature]["status"] == "COMMITTED"
+    # POST d0 dropped (it took effect) and re-posted, its status request dropped and
+    # asked again, POST d1 dropped and re-posted: 5 posts, each batch queued once
+    assert ledger.submit_calls == 5
+    assert ledger.submitted == batches
+    committed = [b.header_signature for block in ledger.blocks for b in block.batches]
+    assert all(committed.count(b.header_signature) == 1 for b in batches)
+
+
+def test_client_survives_a_429_burst(ledger):
+    batch = make_batch("patient")
+    with RestApi(ledger, "127.0.0.1", 0, faults=Faults(burst429=3)) as api, \
+            RestClient(api.url, backoff=0.01) as client:
+        assert client.submit(batch) == [batch.header_signature]
+    assert ledger.submit_calls == 1 and ledger.submitted == [batch]  # the 429s never reached it
+
+
+def test_client_retries_a_dropped_connection_once_on_a_fresh_one():
+    accepted: list[int] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+
+        def close_without_answer() -> None:
+            for _ in range(2):  # a third connection would hang: the client must not try it
+                conn, _ = server.accept()
+                conn.recv(65536)
+                accepted.append(1)
+                conn.close()
+        thread = threading.Thread(target=close_without_answer, daemon=True)
+        thread.start()
+        with RestClient(f"http://127.0.0.1:{port}", timeout=5) as client:
+            with pytest.raises(RestUnreachable) as info:
+                client.status()
+        thread.join(5)
+    assert len(accepted) == 2
+    assert str(info.value).startswith(f"cannot reach the Sawtooth REST API at http://127.0.0.1:{port}: ")
+    assert "\n" not in str(info.value)
 
 
 def test_client_survives_server_closing_idle_connection(ledger):
