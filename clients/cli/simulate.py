@@ -45,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
                        threshold=args.threshold)
     dataset = _dataset(args)
     out = args.out or DEFAULT_OUT / f"seed{args.seed}-n{dataset.n}-d{dataset.days()}{'-fast' if args.fast else ''}"
-    progress = None if not args.json else False
+    progress = None  # on stderr, with --json too: stdout carries only the JSON
     if args.fast:
         from sawgrid.clients.sdk.ledger import InProcessClient
 

@@ -195,6 +195,22 @@ def test_a_run_off_a_terminal_prints_each_phase_and_each_day():
     assert len(text) == 1 + 2 * (1 + 3 + 1 + 1) + 1          # setup; per scenario: trading, days, done, reading; end
 
 
+def test_simulate_json_keeps_progress_on_stderr_and_only_json_on_stdout(tmp_path, capsys):
+    import json
+
+    from sawgrid.clients.cli.main import main
+
+    assert main(["simulate", "--fast", "--participants", "2", "--days", "3", "--seed", "1",
+                 "--out", str(tmp_path / "run"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)                                       # nothing but the JSON on stdout
+    assert doc["folder"] == str(tmp_path / "run")
+    lines = [line.split("] ", 1)[1] for line in err.splitlines() if line.startswith("[")]
+    assert lines[0] == "setup: 2 participants, 2 scenarios x 3 days (fast)"
+    assert f"{WITH}: day 3/3 (2024-02-14)" in [line.split(" done in ")[0] for line in lines]
+    assert lines[-1].startswith("simulation done in ")
+
+
 def test_quiet_third_party_logs_leaves_warnings_and_explicit_levels():
     noisy, chosen = "sawgrid-test-noisy-lib", "sawgrid-test-configured-lib"
     logging.getLogger(chosen).setLevel(logging.DEBUG)
