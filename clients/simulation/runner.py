@@ -52,17 +52,19 @@ SETUP_CHUNK = 100  # transactions per operator setup batch
 
 @dataclass
 class SimConfig:
+    """A run's settings. Every quantity's unit is in its name (money in µEUR, as
+    on chain); the report shows them in EUR, EUR/kWh, Wh and %."""
     seed: int = 0
-    grid_buy: int = 100_000            # µEUR/kWh the system operator pays for surplus
-    grid_sell: int = 300_000           # µEUR/kWh it charges
-    flat_price: int = 250_000          # µEUR/kWh for the report's flat-price costs (paper: 0.25 EUR/kWh)
+    grid_buy_ueur_per_kwh: int = 100_000     # the system operator pays for surplus (0.10 EUR/kWh)
+    grid_sell_ueur_per_kwh: int = 300_000    # it charges (0.30 EUR/kWh)
+    flat_price_ueur_per_kwh: int = 250_000   # the report's flat-price costs (paper: 0.25 EUR/kWh)
     algorithm: str = "optimal"         # the PAR engine's; optimal is deterministic (astar has a time budget)
-    flexibility: float = 0.5
-    threshold: str = f"{float(PAR_PENALTY_THRESHOLD):g}"   # "0.85", as the CLI spells it
+    flexibility: float = 0.5           # share of each hour's purchase a recommendation may move (0-1)
+    threshold: str = f"{float(PAR_PENALTY_THRESHOLD):g}"   # PAR (avg/max), "0.85" as the CLI spells it
     spread_limit_wh: int = 300
-    first_recommended_day: int = 2     # days 0 and 1: no recommendations or penalties (paper)
-    participant_funds: int = 10**11    # µEUR each (100,000 EUR: never the constraint)
-    operator_funds: int = 10**13       # µEUR, to buy all surplus at the grid price
+    first_recommended_day_index: int = 2   # 0-based: days 0 and 1 have no recommendations or penalties (paper)
+    participant_funds_ueur: int = 10**11   # each (100,000 EUR: never the constraint)
+    operator_funds_ueur: int = 10**13      # to buy all surplus at the grid price (10,000,000 EUR)
 
 
 def private_key_for(seed: int, name: str):
@@ -130,22 +132,23 @@ class Simulation:
         self.sender.run([self.sender.batch(s, [market.register(p.name[:64])])
                          for s, p in zip(self.signers, self.data.participants)
                          if self.reader.participant(s.get_public_key().as_hex()) is None])
-        work = [market.fund(op_pk, c.operator_funds)]
+        work = [market.fund(op_pk, c.operator_funds_ueur)]
         for pk in self.keys:
             participant = self.reader.participant(pk)
             if participant.status != pb.APPROVED:
                 work.append(market.approve(pk))
-            work.append(market.fund(pk, c.participant_funds))
+            work.append(market.fund(pk, c.participant_funds_ueur))
         for scenario in (0, 1):
             for d in range(self.data.days()):
-                work.append(market.set_grid_prices(self.chain_day(scenario, d), [c.grid_buy] * HOURS_PER_DAY,
-                                                   [c.grid_sell] * HOURS_PER_DAY))
+                work.append(market.set_grid_prices(self.chain_day(scenario, d),
+                                                   [c.grid_buy_ueur_per_kwh] * HOURS_PER_DAY,
+                                                   [c.grid_sell_ueur_per_kwh] * HOURS_PER_DAY))
         self.sender.run([self.sender.batch(op, work[i:i + SETUP_CHUNK]) for i in range(0, len(work), SETUP_CHUNK)])
 
     # -- trading ----------------------------------------------------------------------
     def purchases(self, scenario: int, d: int, need: np.ndarray) -> np.ndarray:
         """(n, 24) what each participant orders on day d of the scenario."""
-        if scenario == 0 or d < self.config.first_recommended_day:
+        if scenario == 0 or d < self.config.first_recommended_day_index:
             return need
         out = np.empty_like(need)
         for i, pk in enumerate(self.keys):
@@ -164,14 +167,14 @@ class Simulation:
             sells = surplus(consumption, production)
             buys = self.purchases(scenario, d, shortfall(consumption, production))
             for h in range(HOURS_PER_DAY):
-                batches = [self.sender.batch(s, [market.place_order(pb.SELL, day, h, int(sells[i, h]), c.grid_buy, True)])
+                batches = [self.sender.batch(s, [market.place_order(pb.SELL, day, h, int(sells[i, h]), c.grid_buy_ueur_per_kwh, True)])
                            for i, s in enumerate(self.signers) if sells[i, h] > 0]
-                batches += [self.sender.batch(s, [market.place_order(pb.BUY, day, h, int(buys[i, h]), c.grid_sell, True)])
+                batches += [self.sender.batch(s, [market.place_order(pb.BUY, day, h, int(buys[i, h]), c.grid_sell_ueur_per_kwh, True)])
                             for i, s in enumerate(self.signers) if buys[i, h] > 0]
                 batches.append(self.sender.batch(self.operator, [market.close_hour(day, h)]))
                 self.sender.run(batches)
                 bar.hour(note=f"{self.data.date(d).isoformat()} {h:02d}:00")
-            if d + 1 < self.data.days() and d + 1 >= c.first_recommended_day:
+            if d + 1 < self.data.days() and d + 1 >= c.first_recommended_day_index:
                 bar.note(f"PAR engine: issuing {self.data.date(d + 1).isoformat()}")
                 self.engine.run(day)  # issues day + 1
             bar.day(d, self.data.date(d).isoformat())

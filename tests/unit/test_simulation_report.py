@@ -392,7 +392,8 @@ def test_interpretation_by_hand():
     assert "the Wilcoxon signed-rank test gives p = 0.5: the difference is not statistically significant" in text
     assert "With only 2 non-zero daily difference(s) the exact test cannot go below p = 0.5" in text
     assert "the net cost is the same in both scenarios (+0.0 %)" in text
-    assert "from 4.40 EUR to 4.00 EUR (-9.1 %), with penalty surcharges of 0.00 EUR and 0.25 EUR" in text
+    assert "from 4.40 EUR to 4.00 EUR (-9.1 %; the paper reports -6.5 %), with penalty surcharges of " \
+           "0.00 EUR and 0.25 EUR" in text
     assert "mean PAR of 0.800 on the 3 day(s) where it is known, against 0.771 achieved" in text
 
 
@@ -492,3 +493,195 @@ def test_pct_handles_zero_and_negative_bases():
     assert report.pct_change(5, 0) is None
     assert report.pct_change(-50, -100) == pytest.approx(50.0)         # a smaller loss is an increase
     assert math.isclose(report.pct_change(110, 100), 10.0)
+
+
+# --------------------------------------------------------------------------- the paper's -6.5 %
+
+def _sentences(text: str) -> list[str]:
+    return [x for x in text.replace("e.g.", "eg").split(". ") if x]
+
+
+def test_the_papers_cost_change_stands_beside_the_market_price_cost(tmp_path):
+    text = write_report(four_days(), tmp_path).read_text()
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| Net cost")}
+    market = next(v for k, v in rows.items() if "market prices" in k)
+    flat = next(v for k, v in rows.items() if "flat 0.25 EUR/kWh" in k)
+    assert market.rstrip().endswith("| -9.1 % | -6.5 % |")               # change, then the paper's
+    assert "-6.5" not in flat and flat.rstrip().endswith("| +0.0 % | |")  # no paper figure beside it
+    assert "cannot change" in flat
+    # the market-price table carries the paper's change in its net-cost column
+    paper_row = next(line for line in text.splitlines() if line.startswith("| paper: change"))
+    header = next(line for line in text.splitlines() if line.startswith("| Scenario | Paid EUR"))
+    assert paper_row.split("|").index(" -6.5 % ") == [c.strip() for c in header.split("|")].index("Net cost EUR")
+    # the interpretation quotes it once, in the market-price sentence
+    quoted = [x for x in _sentences(summary(four_days())["interpretation"]) if "6.5" in x]
+    assert len(quoted) == 1 and "market" in quoted[0] and "flat" not in quoted[0]
+
+
+def test_flat_price_sentence_without_the_same_energy_has_no_paper_figure():
+    sold = np.zeros((2, 2 * H), dtype=np.int64)
+    res = result(scenario(WITHOUT, [flat(500), flat(500)], participants=2, sold=sold),
+                 scenario(WITH, [flat(250), flat(750)], participants=2, sold=sold))
+    text = summary(res)["interpretation"]
+    flat_sentence = next(x for x in _sentences(text) if "flat" in x)
+    assert "bought or sold different daily energy" in flat_sentence and "6.5" not in flat_sentence
+
+
+# --------------------------------------------------------------------------- configuration
+
+def test_configuration_table_gives_every_value_in_the_users_unit(tmp_path):
+    from dataclasses import asdict
+
+    from sawgrid.clients.simulation.runner import SimConfig
+
+    cfg = asdict(SimConfig(seed=7))
+    assert set(cfg) <= set(report.text.CONFIG_ROWS)                  # no setting shown raw
+    res = result(*_week_scenarios(), **cfg)
+    text = write_report(res, tmp_path).read_text()
+    table = text.split("## Configuration", 1)[1]
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
+            for line in table.splitlines() if line.startswith("| ") and not line.startswith("| Setting")}
+    assert rows["grid_buy"] == "0.10 EUR/kWh"
+    assert rows["grid_sell"] == "0.30 EUR/kWh"
+    assert rows["flat_price"] == "0.25 EUR/kWh"
+    assert rows["participant_funds"] == "100,000.00 EUR"
+    assert rows["operator_funds"] == "10,000,000.00 EUR"
+    assert rows["flexibility"] == "50 %"
+    assert rows["threshold"] == "PAR 0.85"
+    assert rows["spread_limit"] == "300 Wh per hour"
+    assert rows["first_recommended_day"] == "day 3"                  # index 2, 0-based
+    assert rows["days"] == "7 (2024-01-08 to 2024-01-14)"
+    assert rows["runtime"] == "1.5 s"
+    assert rows["seed"] == "7" and rows["mode"] == "fast" and rows["algorithm"] == "optimal"
+    assert "100000" not in table and "100,000,000,000" not in table
+    # the JSON keeps integers, each key naming its unit
+    doc = json.loads((tmp_path / "summary.json").read_text())["config"]
+    assert doc["grid_buy_ueur_per_kwh"] == 100_000 and doc["participant_funds_ueur"] == 10**11
+    assert doc["first_recommended_day_index"] == 2 and doc["spread_limit_wh"] == 300
+    assert not {"grid_buy", "grid_sell", "flat_price", "participant_funds", "operator_funds"} & set(doc)
+
+
+def test_an_older_runs_configuration_gets_unit_keys(tmp_path):
+    old = result(*_week_scenarios(), grid_buy=120_000, grid_sell=300_000, flat_price=200_000,
+                 participant_funds=10**11, operator_funds=10**13, first_recommended_day=2)
+    old.save(tmp_path / "run")
+    assert report.main([str(tmp_path / "run"), "--json"]) == 0
+    s = summary(old)
+    assert s["config"]["grid_buy_ueur_per_kwh"] == 120_000 and "grid_buy" not in s["config"]
+    assert s["costs"]["flat_price_eur_per_kwh"] == 0.2               # the run's own flat price
+    text = (tmp_path / "run" / "summary.md").read_text()
+    assert "| grid_buy | 0.12 EUR/kWh |" in text and "| flat_price | 0.20 EUR/kWh |" in text
+    assert "| first_recommended_day | day 3 |" in text
+
+
+def test_costs_use_the_runs_flat_price():
+    # four_days(): 16.8 kWh bought and 2 kWh sold in each scenario; at 0.20 EUR/kWh: 3.36 - 0.40
+    res = four_days()
+    res.config["flat_price_ueur_per_kwh"] = 200_000
+    h = summary(res)["headline"]
+    assert h["cost_without_eur"] == pytest.approx(2.96) and h["cost_with_eur"] == pytest.approx(2.96)
+
+
+def test_unknown_settings_are_shown_as_recorded(tmp_path):
+    text = write_report(result(*_week_scenarios(), note="a|b", weights=[1, 2]), tmp_path).read_text()
+    assert "| note | a/b |" in text and "| weights | [1, 2] |" in text
+
+
+def _week_scenarios():
+    w = week()
+    return w.without, w.with_
+
+
+# --------------------------------------------------------------------------- figures
+
+def _titles(fig) -> str:
+    ax = fig.axes[0]
+    return "\n".join([ax.get_title(), ax.get_ylabel()])
+
+
+def test_hourly_figures_plot_energy_bought_over_days_3_on_in_both_scenarios():
+    res = week()
+    fig6 = report.plots.hourly_figure(res.without, res.with_, 1.0, 6)
+    fig7 = report.plots.hourly_figure(res.with_, res.without, 1.0, 7)
+    for fig in (fig6, fig7):
+        text = _titles(fig)
+        assert "Energy bought per hour" in text and "consumption" not in text.lower()
+        assert "kWh per hour, mean over days 3-7" in fig.axes[0].get_ylabel()
+        assert "days 3-7 (Wed 10 Jan - Sun 14 Jan) in both scenarios" in text
+        assert "days 1-2, before any recommendation, left out" in text
+    # bars: the without scenario's mean over days 3-7 (d = 2..6), not over all 7 days:
+    # the peak hours hold 100 + 50 d Wh, i.e. 300 Wh on average (250 Wh over the whole week)
+    bars = [p.get_height() for p in fig6.axes[0].patches]
+    assert len(bars) == H
+    assert bars[9] == pytest.approx(0.300) and bars[8] == pytest.approx(0.300) and bars[3] == pytest.approx(0.100)
+    # the outline in Fig. 7 is the same profile as Fig. 6's bars
+    outline = next(line for line in fig7.axes[0].lines if line.get_linestyle() == "--")
+    assert list(outline.get_ydata()[:H]) == pytest.approx(bars)
+    expected = res.with_.hourly_load_wh[2:].mean(axis=0) / 1000
+    assert [p.get_height() for p in fig7.axes[0].patches] == pytest.approx(list(expected))
+
+
+def test_hourly_figures_of_a_run_without_recommended_days_say_so():
+    fig = report.plots.hourly_figure(identical(days=2).with_, identical(days=2).without, 1.0, 7)
+    text = _titles(fig)
+    assert "mean over days 1-2 (Mon 08 Jan - Tue 09 Jan): no recommendations yet on any of them" in text
+    assert "kWh per hour, mean over days 1-2" in text
+
+
+def _marker_path(handle):
+    from matplotlib.markers import MarkerStyle
+    m = MarkerStyle(handle.get_marker())
+    return m.get_path().transformed(m.get_transform())
+
+
+def test_box_plot_legend_markers_are_the_points_drawn():
+    from matplotlib.colors import to_rgba
+    res = week()
+    fig = report.plots.box_figure(res)
+    ax = fig.axes[0]
+    legend = fig.legends[0]
+    entries = dict(zip([t.get_text() for t in legend.texts], legend.legend_handles))
+    points = ax.collections
+    assert len(points) == 4                                   # per scenario: days 1-2, days 3-7
+    pw, pr = daily_par(res.without), daily_par(res.with_)
+    by_values = {tuple(np.round(c.get_offsets()[:, 1], 12)): c for c in points}
+    early = ("one of days 1-2: no recommendations yet (same in both)", [pw[:2], pr[:2]])
+    late_w = (f"one of days 3-7, {WITHOUT}", [pw[2:]])
+    late_r = (f"one of days 3-7, {WITH}", [pr[2:]])
+    for label, samples in (early, late_w, late_r):
+        handle = entries[label]
+        assert handle.get_linestyle() == "None"                   # a marker, no line
+        for values in samples:
+            c = by_values[tuple(np.round(values, 12))]
+            assert to_rgba(handle.get_markerfacecolor()) == tuple(c.get_facecolor()[0])
+            assert to_rgba(handle.get_markeredgecolor()) == tuple(c.get_edgecolor()[0])
+            assert handle.get_markeredgewidth() == pytest.approx(c.get_linewidths()[0])
+            assert handle.get_markersize() ** 2 == pytest.approx(c.get_sizes()[0])
+            assert np.allclose(_marker_path(handle).vertices, c.get_paths()[0].vertices)
+    # hollow days 1-2, coloured days 3-7 (each in its scenario's colour)
+    assert to_rgba(entries[early[0]].get_markerfacecolor()) == to_rgba("white")
+    assert to_rgba(entries[late_w[0]].get_markerfacecolor()) == to_rgba(report.plots.COLOURS[WITHOUT])
+    assert to_rgba(entries[late_r[0]].get_markerfacecolor()) == to_rgba(report.plots.COLOURS[WITH])
+    # the mean's legend marker is the boxplot's mean marker
+    mean_line = next(line for line in ax.lines if line.get_marker() == "D")
+    mean = entries["mean"]
+    assert (mean.get_marker(), mean.get_markerfacecolor(), mean.get_markeredgecolor(), mean.get_markersize()) == \
+        (mean_line.get_marker(), mean_line.get_markerfacecolor(), mean_line.get_markeredgecolor(),
+         mean_line.get_markersize())
+    assert "all 7 days, as in the paper; hollow: days 1-2, no recommendations in either scenario" in ax.get_title()
+
+
+def test_box_plot_of_a_run_without_recommended_days_has_no_coloured_points():
+    fig = report.plots.box_figure(identical(days=2))
+    labels = [t.get_text() for t in fig.legends[0].texts]
+    assert labels == ["one of days 1-2: no recommendations yet (same in both)", "median of the box", "mean"]
+    assert "all 2 days; no recommendations yet on any of them" in fig.axes[0].get_title()
+
+
+def test_report_captions_name_the_days_each_figure_shows(tmp_path):
+    text = write_report(week(), tmp_path).read_text()
+    assert "![Daily PAR per scenario, all 7 days (cf. Fig. 5)](box_par.png)" in text
+    assert "![Energy bought per hour without recommendations, days 3-7 (cf. Fig. 6)](hourly_without.png)" in text
+    assert "![Energy bought per hour with recommendations, days 3-7 (cf. Fig. 7)](hourly_with.png)" in text
+    assert "the paper's Figs. 6-7 average its whole week" in text
+    assert "consumption" not in text.lower()

@@ -22,10 +22,10 @@ from typing import Sequence
 
 import numpy as np
 
-from sawgrid.clients.simulation.report.plots import PLOTS, write_plots
+from sawgrid.clients.simulation.report.plots import PLOTS, hourly_days, hourly_days_span, write_plots
 from sawgrid.clients.simulation.report.stats import (
-    DAYS_WITHOUT_RECOMMENDATIONS, PAPER, costs, daily_par, daily_peak_to_average, finite_or_none,
-    mean_or_none, optimal_par_by_day, pct_change, statistics,
+    DAYS_WITHOUT_RECOMMENDATIONS, DEFAULT_FLAT_PRICE_UEUR_PER_KWH, PAPER, UEUR_PER_EUR, costs, daily_par,
+    daily_peak_to_average, finite_or_none, mean_or_none, optimal_par_by_day, pct_change, statistics,
 )
 from sawgrid.clients.simulation.results import SimulationResult, WITH, WITHOUT
 from sawgrid.processors.market.units import NO_PENALTY, WH_PER_KWH
@@ -98,20 +98,23 @@ def _interpretation(head: dict, stats: dict, cost: dict) -> str:
                 parts.append(f"The normal approximation (which reproduces the paper's p = 0.0431 for 5 "
                              f"improving days) gives p = {approx:.4g} and the opposite decision; "
                              f"at this sample size the exact p-value is the one to trust.")
-    if cost["same_daily_energy"]:
-        parts.append(
-            f"At the flat {cost['flat_price_eur_per_kwh']:.2f} EUR/kWh the net cost is the same in both "
-            f"scenarios ({_p(head['cost_change_pct'])}), because every participant buys and sells the "
-            f"same energy each day in both (the paper's own requirement); the paper's -6.5 % comes from "
-            f"different bought and sold totals in its Table 2.")
-    else:
-        parts.append(f"At the flat {cost['flat_price_eur_per_kwh']:.2f} EUR/kWh the net cost changed by "
-                     f"{_p(head['cost_change_pct'])} (paper: -6.5 %).")
     w, r = cost["without"], cost["with"]
     parts.append(
-        f"At the market's actual prices the net cost went from {_eur(w['market_net_cost_eur'])} to "
-        f"{_eur(r['market_net_cost_eur'])} ({_p(head['cost_change_pct_market'])}), with penalty surcharges "
-        f"of {_eur(w['market_surcharge_eur'])} and {_eur(r['market_surcharge_eur'])}.")
+        f"At the market's actual prices (P2P and grid prices, penalties, fees) the net cost went from "
+        f"{_eur(w['market_net_cost_eur'])} to {_eur(r['market_net_cost_eur'])} "
+        f"({_p(head['cost_change_pct_market'])}; the paper reports {PAPER['cost_change_pct']:+.1f} %), "
+        f"with penalty surcharges of {_eur(w['market_surcharge_eur'])} and {_eur(r['market_surcharge_eur'])}.")
+    if cost["same_daily_energy"]:
+        parts.append(
+            f"At a flat {cost['flat_price_eur_per_kwh']:.2f} EUR/kWh the net cost is the same in both "
+            f"scenarios ({_p(head['cost_change_pct'])}) by construction: every participant buys and sells "
+            f"the same energy each day in both (the paper's own requirement), so only the market prices "
+            f"can change the cost (the paper's Table 2 nevertheless lists different bought and sold "
+            f"totals for its two scenarios).")
+    else:
+        parts.append(f"At a flat {cost['flat_price_eur_per_kwh']:.2f} EUR/kWh the net cost changed by "
+                     f"{_p(head['cost_change_pct'])}, because the scenarios bought or sold different "
+                     f"daily energy.")
     if head["optimal_par_ceiling"] is not None:
         achieved = head["par_with_on_ceiling_days"]
         gap = "" if achieved is None else (
@@ -124,11 +127,90 @@ def _interpretation(head: dict, stats: dict, cost: dict) -> str:
     return " ".join(parts)
 
 
+# --------------------------------------------------------------------------- configuration
+
+#: what older runs' results.json called the settings whose unit is now in the name
+LEGACY_CONFIG_KEYS = {
+    "grid_buy": "grid_buy_ueur_per_kwh", "grid_sell": "grid_sell_ueur_per_kwh",
+    "flat_price": "flat_price_ueur_per_kwh", "participant_funds": "participant_funds_ueur",
+    "operator_funds": "operator_funds_ueur", "first_recommended_day": "first_recommended_day_index",
+}
+
+
+def config_with_units(config: dict | None) -> dict:
+    """A run's configuration with unit-suffixed keys (money stays in µEUR, as on chain),
+    whether it comes from this version's runner or from an older saved run."""
+    return {LEGACY_CONFIG_KEYS.get(k, k): v for k, v in (config or {}).items()}
+
+
+def _decimal(x: float, digits: int) -> str:
+    """At least `digits` decimals, more only when needed (0.10, 0.123456)."""
+    text = f"{x:,.6f}".rstrip("0")
+    return text if len(text.split(".")[1]) >= digits else f"{x:,.{digits}f}"
+
+
+def _ueur_per_kwh(v) -> str:
+    return f"{_decimal(int(v) / UEUR_PER_EUR, 2)} EUR/kWh"
+
+
+def _ueur(v) -> str:
+    return f"{_decimal(int(v) / UEUR_PER_EUR, 2)} EUR"
+
+
+def _share(v) -> str:
+    return f"{float(v) * 100:g} %"
+
+
+#: the configuration table of summary.md: key -> (setting, value in the user's unit, what it is)
+CONFIG_ROWS = {
+    "seed": ("seed", str, "of the synthetic data and of every key"),
+    "mode": ("mode", str, "the ledger the run traded on"),
+    "grid_buy_ueur_per_kwh": ("grid_buy", _ueur_per_kwh,
+                              "the system operator pays for surplus; every offer asks this"),
+    "grid_sell_ueur_per_kwh": ("grid_sell", _ueur_per_kwh,
+                               "the system operator charges; every order accepts up to this"),
+    "flat_price_ueur_per_kwh": ("flat_price", _ueur_per_kwh, "of the flat-price cost table (the paper's)"),
+    "algorithm": ("algorithm", str, "the PAR engine's"),
+    "flexibility": ("flexibility", _share, "of each hour's purchase a recommendation may move"),
+    "threshold": ("threshold", lambda v: f"PAR {v}", "daily PAR (avg/max) at or above which no penalties"),
+    "spread_limit_wh": ("spread_limit", lambda v: f"{int(v):,} Wh per hour",
+                        "the most a follower spreads over fewer than 6 recommended hours"),
+    "first_recommended_day_index": ("first_recommended_day", lambda v: f"day {int(v) + 1}",
+                                    "the days before have no recommendations or penalties"),
+    "participant_funds_ueur": ("participant_funds", _ueur, "each participant's, never the constraint"),
+    "operator_funds_ueur": ("operator_funds", _ueur, "the system operator's, to buy all surplus"),
+}
+
+
+def config_rows(s: dict) -> list[tuple[str, str, str]]:
+    """(setting, value with its unit, meaning) for each line of the configuration table."""
+    cfg = s["config"] or {}
+    n = len(s["days"])
+    span = f" ({s['days'][0]} to {s['days'][-1]})" if s["days"] else ""
+    rows = [("dataset", str(s["dataset"]), ""), ("participants", f"{s['participants']:,}", ""),
+            ("days", f"{n}{span}", "simulated in each scenario")]
+    for key, (name, fmt, meaning) in CONFIG_ROWS.items():
+        if key in cfg:
+            value = cfg[key]
+            rows.append((name, "n/a" if value is None else fmt(value), meaning))
+        elif key in ("seed", "mode"):
+            rows.append((name, "n/a", meaning))
+    for key, value in cfg.items():                   # anything else, as recorded
+        if key in CONFIG_ROWS or key in ("participants", "days", "dataset"):
+            continue
+        text = value if isinstance(value, (str, int, float, bool)) or value is None else json.dumps(value)
+        rows.append((key, str(text), ""))
+    rows.append(("runtime", f"{s['seconds']:.1f} s" if s["seconds"] is not None else "n/a",
+                 "both scenarios, set-up and read-back"))
+    return rows
+
+
 def summary(result: SimulationResult) -> dict:
     """Everything the report shows, JSON-serialisable (the ``--json`` output)."""
     pw, pr = daily_par(result.without), daily_par(result.with_)
     stats = statistics(result)
-    cost = costs(result)
+    config = config_with_units(result.config)
+    cost = costs(result, int(config.get("flat_price_ueur_per_kwh", DEFAULT_FLAT_PRICE_UEUR_PER_KWH)))
     ceiling_by_day = optimal_par_by_day(result)
     ceiling = [c for c in ceiling_by_day if c is not None]
     with_on_ceiling = [pr[d] for d, c in enumerate(ceiling_by_day) if c is not None]
@@ -158,7 +240,7 @@ def summary(result: SimulationResult) -> dict:
     }
     out = {
         "headline": head,
-        "config": result.config,
+        "config": config,
         "dataset": result.dataset,
         "participants": len(result.participants),
         "days": [str(d) for d in result.with_.days],
@@ -237,13 +319,17 @@ def _markdown(s: dict) -> str:
           f"{_p(h['par_change_pct'])} | +15 % |",
           f"| Mean daily PAR, days 3-{n} (recommendations in force) | {_f(h['par_without_from_day3'])} | "
           f"{_f(h['par_with_from_day3'])} | {_p(h['par_change_pct_from_day3'])} | |",
-          f"| Net cost at flat {price:.2f} EUR/kWh (paper's method) | {_eur(h['cost_without_eur'])} | "
-          f"{_eur(h['cost_with_eur'])} | {_p(h['cost_change_pct'])} | -6.5 % |",
-          f"| Net cost at market prices (penalties, fees) | {_eur(h['cost_without_market_eur'])} | "
-          f"{_eur(h['cost_with_market_eur'])} | {_p(h['cost_change_pct_market'])} | |",
+          f"| Net cost at market prices (P2P and grid prices, penalties, fees) | "
+          f"{_eur(h['cost_without_market_eur'])} | {_eur(h['cost_with_market_eur'])} | "
+          f"{_p(h['cost_change_pct_market'])} | {PAPER['cost_change_pct']:+.1f} % |",
+          f"| Net cost at a flat {price:.2f} EUR/kWh"
+          + (" (cannot change: same daily energy in both)" if c["same_daily_energy"] else "")
+          + f" | {_eur(h['cost_without_eur'])} | {_eur(h['cost_with_eur'])} | {_p(h['cost_change_pct'])} | |",
           f"| Optimal PAR ceiling (mean over {h['optimal_par_days']} day(s) where known) | | "
           f"{_f(h['optimal_par_ceiling'])} | | |",
-          "", "Negative cost = net profit.", ""]
+          "", "Negative cost = net profit. The paper's -6.5 % is set beside the market-price cost"
+          + (", the one that can change: at a flat price the cost follows the energy bought and sold, "
+             "which is the same each day in both scenarios." if c["same_daily_energy"] else "."), ""]
     L += ["## Interpretation", "", s["interpretation"], ""]
     L += ["## Statistical tests (cf. Table 1)", "",
           f"On the {n} paired daily PAR values, alpha = {st_['alpha']}.", "",
@@ -288,6 +374,7 @@ def _markdown(s: dict) -> str:
                  f"{_f(x['market_avg_price_paid_eur_per_kwh'], 4)} | {x['contracts']:,} |")
     L.append(f"| change | {_p(ch['market_paid_eur'])} | {_p(ch['market_received_eur'])} | "
              f"{_p(ch['market_net_cost_eur'])} | {_p(ch['market_surcharge_eur'])} | | |")
+    L.append(f"| paper: change | | | {PAPER['cost_change_pct']:+.1f} % | | | |")
     L += ["", "## Daily PAR", "",
           "| Day | Date | Recommendations | PAR without | PAR with | Change | Optimal PAR | Penalised hours (with) |",
           "|---:|---|---|---:|---:|---:|---:|---:|"]
@@ -295,23 +382,25 @@ def _markdown(s: dict) -> str:
         L.append(f"| {row['day']} | {row['date']} | {'yes' if row['recommendations'] else 'no'} | "
                  f"{_f(row['par_without'])} | {_f(row['par_with'])} | {_p(row['change_pct'])} | "
                  f"{_f(row['optimal_par'])} | {row['penalised_hours_with']} |")
-    L += ["", "Also in `daily_par.csv`.", "", "## Figures", "",
-          f"![Daily PAR per scenario (cf. Fig. 5)]({PLOTS['box_par']})", "",
-          f"![Average hourly consumption without recommendations (cf. Fig. 6)]({PLOTS['hourly_without']})", "",
-          f"![Average hourly consumption with recommendations (cf. Fig. 7)]({PLOTS['hourly_with']})", "",
+    shown = hourly_days_span(n)
+    k = min(DAYS_WITHOUT_RECOMMENDATIONS, n)
+    if hourly_days(n).start > 0:
+        about = (f"The box plot shows all {n} days, as the paper's Fig. 5 does; its hollow points are days "
+                 f"1-{k}, before any recommendation, the same in both scenarios. The hourly profiles "
+                 f"(energy bought per hour of the day) average {shown} in both scenarios, leaving out days "
+                 f"1-{k}, so that they compare the scenarios where they differ; the paper's Figs. 6-7 "
+                 f"average its whole week.")
+    else:
+        about = (f"No day of this run had recommendations: every figure shows all {n} day(s), the same "
+                 f"in both scenarios.")
+    L += ["", "Also in `daily_par.csv`.", "", "## Figures", "", about, "",
+          f"![Daily PAR per scenario, all {n} days (cf. Fig. 5)]({PLOTS['box_par']})", "",
+          f"![Energy bought per hour without recommendations, {shown} (cf. Fig. 6)]({PLOTS['hourly_without']})",
+          "",
+          f"![Energy bought per hour with recommendations, {shown} (cf. Fig. 7)]({PLOTS['hourly_with']})", "",
           f"![Daily PAR of both scenarios (cf. Fig. 8)]({PLOTS['daily_par']})", ""]
-    cfg = s["config"] or {}
-    L += ["## Configuration", "", "| Setting | Value |", "|---|---|",
-          f"| dataset | {s['dataset']} |", f"| participants | {s['participants']} |",
-          f"| days | {n} |"]
-    for key in ("seed", "mode"):
-        L.append(f"| {key} | {cfg.get(key, 'n/a')} |")
-    for key, value in cfg.items():
-        if key in ("seed", "mode", "participants", "days", "dataset"):
-            continue
-        text = value if isinstance(value, (str, int, float, bool)) or value is None else json.dumps(value)
-        L.append(f"| {key} | {str(text).replace('|', '/')} |")
-    L.append(f"| runtime | {s['seconds']:.1f} s |" if s["seconds"] is not None else "| runtime | n/a |")
+    L += ["## Configuration", "", "| Setting | Value | |", "|---|---|---|"]
+    L += [f"| {name} | {value.replace('|', '/')} | {meaning} |" for name, value, meaning in config_rows(s)]
     L.append("")
     return "\n".join(L)
 
