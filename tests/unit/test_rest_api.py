@@ -1,5 +1,8 @@
-"""devnet's Sawtooth REST API (devnet/rest_api.py) and the REST client
-(clients/rest.py), against a small in-memory fake ledger."""
+"""devnet's Sawtooth REST API (devnet/rest_api/) and the REST client
+(clients/sdk/rest.py), against a small in-memory fake ledger.
+
+Nothing here asserts speed (that is bench/'s job): where a test needs an
+event to happen while the server waits, the fake ledger says when it waits."""
 from __future__ import annotations
 
 import base64
@@ -8,7 +11,6 @@ import http.client
 import json
 import socket
 import threading
-import time
 from typing import Sequence
 
 import pytest
@@ -93,6 +95,8 @@ class FakeLedger:
         # each status request, in order: (the `wait` timeout, or None for none; the ids)
         self.status_queries: list[tuple[float | None, list[str]]] = []
         self.on_status_query = None  # callable(query number from 1, ids), before it is answered
+        self.waiting = threading.Event()  # set once a `wait_for_batches` call has begun to wait
+        self.in_wait = 0  # `wait_for_batches` calls not yet returned
         self._cond = threading.Condition()
         for num in range(n_blocks):
             self.add_block([make_batch(f"b{num}")])
@@ -153,9 +157,14 @@ class FakeLedger:
     def wait_for_batches(self, batch_ids: Sequence[str], timeout: float) -> list[BatchStatus]:
         self._query(batch_ids, timeout)
         with self._cond:
-            self._cond.wait_for(
-                lambda: all(s.status != PENDING for s in self._current(batch_ids)), timeout)
-            return self._current(batch_ids)
+            self.in_wait += 1
+            self.waiting.set()
+            try:
+                self._cond.wait_for(
+                    lambda: all(s.status != PENDING for s in self._current(batch_ids)), timeout)
+                return self._current(batch_ids)
+            finally:
+                self.in_wait -= 1
 
     def submit(self, batches: Sequence[Batch]) -> None:
         self.submit_calls += 1
@@ -318,23 +327,46 @@ def test_batch_statuses_errors(api):
     assert_error(call(api, "POST", "/batch_statuses", b'["abc"]', "application/json"), 400, 60)
 
 
+def when_waiting(ledger: FakeLedger, action) -> threading.Thread:
+    """Run `action()` in a thread as soon as the ledger is waiting for a batch."""
+    def run() -> None:
+        if ledger.waiting.wait(30):
+            action()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_batch_statuses_wait_returns_when_the_status_flips(api, ledger):
     batch_id = hid("slow")
     ledger.set_status(batch_id, PENDING)
-    threading.Timer(0.3, ledger.set_status, (batch_id, COMMITTED)).start()
-    started = time.monotonic()
+    flip = when_waiting(ledger, lambda: ledger.set_status(batch_id, COMMITTED))
     status, doc = get(api, f"/batch_statuses?id={batch_id}&wait=5")
-    elapsed = time.monotonic() - started
+    flip.join(5)
+    # COMMITTED: it was PENDING until the API had begun to wait, so the API waited for the flip
     assert status == 200
     assert doc["data"][0]["status"] == "COMMITTED"
     assert doc["link"] == f"{api.url}/batch_statuses?id={batch_id}&wait=5"
-    assert 0.25 <= elapsed < 3
-    # without the flip, `wait=1` gives up after about a second, still PENDING
+    assert ledger.status_queries == [(5, [batch_id])]
+    # without a flip the API gives up after `wait` seconds, still PENDING
     ledger.set_status(batch_id, PENDING)
-    started = time.monotonic()
     status, doc = get(api, f"/batch_statuses?id={batch_id}&wait=1")
     assert doc["data"][0]["status"] == "PENDING"
-    assert 0.9 <= time.monotonic() - started < 3
+    assert ledger.status_queries[-1] == (1, [batch_id])
+
+
+# How long the API asks the ledger to wait, by Sawtooth's rules: an integer is
+# seconds, 0 is the validator's default (300), anything else 95 % of --timeout,
+# never more than --timeout (10 s for the `api` fixture); 'false' or no `wait`: no wait.
+@pytest.mark.parametrize("query, ledger_wait", [
+    ("&wait=3", 3), ("&wait=0", 10), ("&wait=99999", 10), ("&wait", 9), ("&wait=soon", 9),
+    ("&wait=-1", 9), ("&wait=false", None), ("&wait=FALSE", None), ("", None),
+])
+def test_batch_statuses_wait_parameter(api, ledger, query, ledger_wait):
+    committed = ledger.blocks[0].batches[0].header_signature
+    status, doc = get(api, f"/batch_statuses?id={committed}{query}")
+    assert (status, doc["data"][0]["status"]) == (200, "COMMITTED")
+    assert ledger.status_queries == [(ledger_wait, [committed])]
 
 
 # --------------------------------------------------------------------------
@@ -503,9 +535,12 @@ def test_batch_and_transaction_fetch_and_lists(api, ledger):
     txn = batch.transactions[1]
     status, doc = get(api, f"/transactions/{txn.header_signature}")
     assert doc["data"] == {
-        "header": doc["data"]["header"], "header_signature": txn.header_signature,
+        "header": {  # what make_txn("m1.1") put in, as Sawtooth's MessageToDict writes it
+            "batcher_public_key": PUBKEY, "dependencies": [], "family_name": "sawgrid",
+            "family_version": "1.0", "inputs": [NAMESPACE], "nonce": "m1.1", "outputs": [NAMESPACE],
+            "payload_sha512": hashlib.sha512(b"payload").hexdigest(), "signer_public_key": PUBKEY},
+        "header_signature": txn.header_signature,
         "payload": base64.b64encode(b"payload").decode()}
-    assert doc["data"]["header"]["family_name"] == "sawgrid"
 
     all_batches = [b.header_signature for blk in reversed(ledger.blocks) for b in blk.batches]
     status, doc = get(api, "/batches?limit=2")
@@ -617,15 +652,46 @@ def test_stop_closes_idle_keep_alive_connections(ledger):
     api = RestApi(ledger, "127.0.0.1", 0)
     api.start()
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
-    conn.request("GET", "/peers")
-    conn.getresponse().read()
-    started = time.monotonic()
-    api.stop()
-    assert time.monotonic() - started < 3
-    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+    try:
         conn.request("GET", "/peers")
-        conn.getresponse().read()
-    conn.close()
+        response = conn.getresponse()
+        response.read()
+        assert not response.will_close  # kept alive: the server holds it open, idle
+        api.stop()
+        try:
+            eof = conn.sock.recv(1)  # the server's end is closed, not left parked until its idle timeout
+        except ConnectionResetError:
+            eof = b""
+        assert eof == b""
+    finally:
+        conn.close()
+        api.stop()
+
+
+def test_stop_does_not_wait_for_a_request_still_waiting(ledger):
+    batch_id = hid("forever")
+    ledger.set_status(batch_id, PENDING)
+    api = RestApi(ledger, "127.0.0.1", 0, timeout=60)
+    api.start()
+    answers: list = []
+
+    def ask() -> None:
+        try:
+            answers.append(get(api, f"/batch_statuses?id={batch_id}&wait=60"))
+        except (OSError, http.client.HTTPException) as err:
+            answers.append(err)
+    request = threading.Thread(target=ask, daemon=True)
+    request.start()
+    try:
+        assert ledger.waiting.wait(30)
+        api.stop()
+        assert ledger.in_wait == 1  # stop() returned while the request was still waiting
+        request.join(30)
+        assert len(answers) == 1 and isinstance(answers[0], (OSError, http.client.HTTPException))
+    finally:
+        ledger.set_status(batch_id, COMMITTED)  # let the abandoned handler finish
+        request.join(30)
+        api.stop()
 
 
 # --------------------------------------------------------------------------
@@ -659,11 +725,10 @@ def test_client_error_message(client, ledger):
 
 
 def test_client_submit_and_wait(client, ledger):
-    def commit_soon(batches):
-        threading.Timer(0.2, lambda: ledger.add_block(list(batches))).start()
-    ledger.on_submit = commit_soon
     batch = make_batch("ok")
-    statuses = client.submit_and_wait([batch], timeout=5)
+    commit = when_waiting(ledger, lambda: ledger.add_block([batch]))
+    statuses = client.submit_and_wait([batch], timeout=30)
+    commit.join(5)
     assert statuses[batch.header_signature]["status"] == "COMMITTED"
     assert client.batch(batch.header_signature)["header_signature"] == batch.header_signature
 
