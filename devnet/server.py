@@ -3,11 +3,22 @@ and REST API together, optionally with transaction processors as child
 processes. What the chain is set up with and which processors run are given
 in `DevnetConfig` by the application that starts devnet; devnet knows no
 transaction family.
+
+Processes (see README.md, "Processes"): devnet owns its processor children
+however it ends. Each starts in its own session (so a Ctrl-C at the terminal
+reaches devnet alone, which then stops it), with `PR_SET_PDEATHSIG` (Linux)
+so that it gets SIGTERM if devnet dies, even by SIGKILL, and with
+`SAWGRID_PARENT_PID` in its environment for children that also watch their
+parent themselves (`sawgrid.processors` does). SIGINT and SIGTERM stop devnet
+quietly with exit code 0; if the process has still not exited `EXIT_DEADLINE`
+seconds after the stop request, it logs which threads hold it and exits 1.
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -16,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from sawtooth_signing import Signer
 
@@ -33,6 +44,49 @@ LOG = logging.getLogger("sawgrid.devnet")
 
 SWITCH_INTERVAL = 0.0005  # seconds; see Devnet.start
 GC_THRESHOLDS = (50_000, 20, 20)  # see Devnet.start
+
+PARENT_PID_ENV = "SAWGRID_PARENT_PID"  # set for devnet's children: the pid they belong to
+CHILD_GRACE = 5.0  # seconds a child has to stop after SIGTERM before it is killed
+RESTART_DELAY = 1.0  # seconds between a child's exit and its restart
+EXIT_DEADLINE = 30.0  # seconds from a stop request to a forced exit
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _load_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+_PRCTL = _load_prctl()  # resolved here, not in the forked child
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A `subprocess.Popen(preexec_fn=...)` that makes the child receive `sig`
+    when the thread that starts it dies (with its process, however it ends);
+    None where prctl is not available. Start children from a thread that
+    lives as long as they should (the main thread, or a supervisor's)."""
+    if _PRCTL is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
+def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: ours) plus `SAWGRID_PARENT_PID` naming this process."""
+    return {**(os.environ if env is None else env), PARENT_PID_ENV: str(os.getpid())}
 
 
 @dataclass
@@ -64,6 +118,7 @@ class Devnet:
         self.config = config
         self._stop = threading.Event()
         self._children: list[subprocess.Popen] = []
+        self._children_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     @property
@@ -112,48 +167,96 @@ class Devnet:
         self._threads.append(thread)
 
     def _supervise_processors(self) -> None:
-        """Keep the child processor process running; restart it if it dies."""
-        while not self._stop.is_set():
-            child = subprocess.Popen(list(self.config.processor_command))
-            self._children.append(child)
+        """Keep the child processor process running; restart it if it dies.
+
+        Runs in its own thread for devnet's lifetime: a child's PDEATHSIG is
+        tied to this thread (see `die_with_parent`)."""
+        while True:
+            with self._children_lock:
+                if self._stop.is_set():
+                    return
+                child = subprocess.Popen(
+                    list(self.config.processor_command), start_new_session=True,
+                    preexec_fn=die_with_parent(), env=child_environment())
+                self._children.append(child)
             while child.poll() is None and not self._stop.is_set():
                 self._stop.wait(0.5)
             if self._stop.is_set():
                 return
             LOG.warning("processor process exited with %s; restarting", child.returncode)
-            self._children.remove(child)
-            self._stop.wait(1.0)
+            with self._children_lock:
+                self._children.remove(child)
+            self._stop.wait(RESTART_DELAY)
 
     def stop(self) -> None:
-        self._stop.set()
-        for child in self._children:
+        """Stop children, threads, REST API and component endpoint; close the store.
+        Safe after a partial `start()`; every wait in it is bounded."""
+        with self._children_lock:
+            self._stop.set()
+            children = list(self._children)
+        for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        for child in self._children:
+        deadline = time.monotonic() + CHILD_GRACE
+        for child in children:
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                LOG.warning("processor process %d did not stop within %.0f s; killed", child.pid, CHILD_GRACE)
                 child.kill()
+                child.wait()
+        component = getattr(self, "component", None)
+        if component is not None:
+            component.stop()  # fails requests still in flight: the publisher finishes its block
         for thread in self._threads:
             thread.join(timeout=5)
-        self.rest.stop()
-        self.component.stop()
-        self.store.close()
+        rest = getattr(self, "rest", None)
+        if rest is not None:
+            rest.stop()
+        store = getattr(self, "store", None)
+        if store is not None:
+            if any(thread.is_alive() for thread in self._threads):
+                LOG.warning("devnet threads still running; the store is left to the exit")
+            else:
+                store.close()
         LOG.info("devnet stopped")
 
     def run_forever(self) -> None:
-        """Start, then serve until SIGINT or SIGTERM."""
-        stop_requested = threading.Event()
+        """Start, then serve until SIGINT or SIGTERM; then stop (bounded: see EXIT_DEADLINE)."""
+        stop_requested: list[int] = []
 
         def _handle(signum, frame):
-            stop_requested.set()
+            # Only this: a handler that took a lock (Event.set) could deadlock
+            # against the main thread, or against itself on a second signal.
+            stop_requested.append(signum)
 
         signal.signal(signal.SIGINT, _handle)
         signal.signal(signal.SIGTERM, _handle)
         self.start()
         try:
-            while not stop_requested.wait(0.5):
-                pass
+            while not stop_requested:
+                time.sleep(0.2)
         finally:
+            _exit_watchdog(EXIT_DEADLINE)
             self.stop()
+            # Stopped: more signals change nothing. Ignored rather than handled
+            # (not before: children started meanwhile would inherit it), because
+            # Python gives handled signals their default action back while it
+            # finalizes, and one arriving then would kill the process.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _exit_watchdog(seconds: float) -> None:
+    """Exit the process (code 1) if it is still alive `seconds` from now: a
+    thread that hangs must never keep a stopped devnet from exiting."""
+
+    def watch() -> None:
+        time.sleep(seconds)
+        holding = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+        LOG.error("devnet has not exited %.0f s after the stop request (threads: %s); exiting now",
+                  seconds, ", ".join(holding))
+        logging.shutdown()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="devnet-exit-watchdog", daemon=True).start()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.rest import RestClient, RestError
+from sawgrid.devnet.server import die_with_parent
 from sawgrid.processors import registry
 
 
@@ -25,7 +26,12 @@ def free_port() -> int:
 @dataclass
 class DevnetProcess:
     """A devnet child process. `start()` returns once block 0 is committed and,
-    with processors, once every family's setup (the market's operator) is on chain."""
+    with processors, once every family's setup (the market's operator) is on chain.
+
+    The child gets SIGTERM when the thread that called `start()` dies (Linux
+    PR_SET_PDEATHSIG), even if this process is killed with SIGKILL; devnet then
+    stops its own processor children. Call `start()` from a thread that lives as
+    long as the devnet should (normally the main thread)."""
 
     data_dir: Path
     key_dir: Path
@@ -35,6 +41,7 @@ class DevnetProcess:
     component_port: int = field(default_factory=free_port)
     log_path: Path | None = None
     env: dict[str, str] | None = None  # the child's environment (default: ours)
+    new_session: bool = False  # own session and process group (then os.killpg(proc.pid, ...) is a Ctrl-C)
     proc: subprocess.Popen | None = None
 
     @property
@@ -58,7 +65,8 @@ class DevnetProcess:
         if self.log_path is None:
             self.log_path = self.data_dir.parent / f"{self.data_dir.name}-devnet.log"
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env)
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                         start_new_session=self.new_session, preexec_fn=die_with_parent())
         client = RestClient(self.url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
