@@ -150,6 +150,7 @@ class EventHub:
         if message.message_type == Message.CLIENT_EVENTS_SUBSCRIBE_REQUEST:
             self._subscribe(identity, message)
         elif message.message_type == Message.CLIENT_EVENTS_UNSUBSCRIBE_REQUEST:
+            client_event_pb2.ClientEventsUnsubscribeRequest.FromString(message.content)  # refused if undecodable
             self.drop(identity)
             response = client_event_pb2.ClientEventsUnsubscribeResponse(
                 status=client_event_pb2.ClientEventsUnsubscribeResponse.OK)

@@ -13,6 +13,8 @@ import zmq
 
 from sawgrid.clients.sdk.devnet_process import free_port
 from sawgrid.devnet.component import ComponentServer, ProcessorGone
+from sawgrid.devnet.events import EventHub
+from sawgrid.devnet.store import Store
 from sawgrid.protos.sawtooth import (
     Message,
     client_event_pb2,
@@ -53,23 +55,13 @@ REFUSALS = {
 }
 
 
-class _RaisingEvents:
-    """Stands in for devnet.events.EventHub: decodes the request like it does."""
-
-    TYPES = {
-        Message.CLIENT_EVENTS_SUBSCRIBE_REQUEST: client_event_pb2.ClientEventsSubscribeRequest,
-        Message.CLIENT_EVENTS_UNSUBSCRIBE_REQUEST: client_event_pb2.ClientEventsUnsubscribeRequest,
-        Message.CLIENT_EVENTS_GET_REQUEST: client_event_pb2.ClientEventsGetRequest,
-    }
-
-    def handle(self, identity, message):
-        self.TYPES[message.message_type].FromString(message.content)
-
-
 @pytest.fixture
-def endpoint():
+def endpoint(tmp_path):
     server = ComponentServer(f"tcp://127.0.0.1:{free_port()}", lambda context_id: None)
-    server.client_handler = _RaisingEvents().handle
+    store = Store(tmp_path / "data")
+    events = EventHub(store, server.send)
+    server.client_handler = events.handle
+    server.on_disconnect = events.drop
     server.start()
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
@@ -79,6 +71,7 @@ def endpoint():
     sock.close(0)
     ctx.term()
     server.stop()
+    store.close()
 
 
 def _ask(sock, message_type, content, correlation_id="c1"):
