@@ -7,6 +7,11 @@ writes, or reads what j writes. The block is then equal to running its
 batches one by one in queue order, whatever order they finish in, while the
 processors always have work waiting instead of idling through each ZMQ round
 trip. Within a batch, transactions still run strictly in order.
+
+A batch may also depend on earlier batches of the same block (its
+transactions' `dependencies` name theirs): it starts only once those are
+valid, and is left out of the block when one of them is not, as it would be
+left out when running the batches one by one.
 """
 from __future__ import annotations
 
@@ -50,28 +55,48 @@ def run_block(
     max_valid: int,
     parallelism: int,
     on_valid: Callable[[BatchOutcome], None],
+    depends_on: Sequence[Sequence[int]] | None = None,
 ) -> list[BatchOutcome | None]:
     """Execute `candidates` (queue order) until `max_valid` are valid.
 
-    `on_valid` is called as each valid batch finishes, before any batch that
-    conflicts with it starts, so it can make the batch's writes visible.
-    Returns one outcome per candidate, in order; None for those not run.
+    `depends_on[j]` lists the indices (all below j) of the candidates that
+    must be valid before candidate j may run; if one of them is not, j is not
+    run. `on_valid` is called as each valid batch finishes, before any batch
+    that conflicts with it or depends on it starts, so it can make the
+    batch's writes visible. Returns one outcome per candidate, in order; None
+    for those not run.
     """
     n = len(candidates)
+    needs = [tuple(d) for d in depends_on] if depends_on is not None else [()] * n
+    if len(needs) != n or any(i >= j for j, d in enumerate(needs) for i in d):
+        raise ValueError("depends_on must name earlier candidates, one entry per candidate")
     access = [Access.of(headers) for _, headers in candidates]
     outcomes: list[BatchOutcome | None] = [None] * n
-    started = [False] * n
+    started = [False] * n  # started, or left out for good
+    left_out = [False] * n  # a batch it depends on was not valid
     running: dict[concurrent.futures.Future, int] = {}
     unfinished: list[int] = []  # indices of running batches (blocked ones are tracked per pass)
     first_open = 0  # every index below it has started
     valid = 0
+
+    def failed(i: int) -> bool:
+        outcome = outcomes[i]
+        return left_out[i] or (outcome is not None and outcome.status != VALID)
+
     while True:
         blocked: list[int] = []
         for j in range(first_open, n):
             if started[j]:
                 continue
-            if valid + len(running) >= max_valid or len(running) >= parallelism:
+            # an earlier blocked batch keeps its place: a later one must not take the block's last slot
+            if valid + len(running) + len(blocked) >= max_valid or len(running) >= parallelism:
                 break
+            if any(failed(i) for i in needs[j]):
+                started[j] = left_out[j] = True  # serially, it would not run either
+                continue
+            if any(outcomes[i] is None for i in needs[j]):
+                blocked.append(j)  # a batch it depends on is still running or blocked
+                continue
             earlier = [i for i in unfinished if i < j] + blocked
             if any(access[j].conflicts_with(access[i]) for i in earlier):
                 blocked.append(j)

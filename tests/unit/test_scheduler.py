@@ -6,6 +6,7 @@ import concurrent.futures
 import random
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,12 +23,10 @@ def _batch(i: int, reads: list[str], writes: list[str]):
     return Batch(header_signature=f"{i:0128x}"), [header]
 
 
-def _simulate(specs, parallel: bool, seed: int):
+def _executor(specs, state, seed: int):
     """Each batch reads its inputs and writes (batch index, sum of what it read)."""
     rng = random.Random(seed)
-    state: dict[str, int] = {a: 0 for a in ADDRS}
-    candidates = [_batch(i, r, w) for i, (r, w, _) in enumerate(specs)]
-    fate = {f"{i:0128x}": f for i, (_, _, f) in enumerate(specs)}
+    fate = {f"{i:0128x}": spec[2] for i, spec in enumerate(specs)}
 
     def execute(batch, headers):
         h = headers[0]
@@ -37,11 +36,37 @@ def _simulate(specs, parallel: bool, seed: int):
         status = fate[batch.header_signature]
         return BatchOutcome(status, writes=writes if status == VALID else {},
                             invalid=InvalidTxn("t", "no") if status == INVALID else None)
+    return execute
 
+
+def _simulate(specs, parallel: bool, seed: int, max_valid: int | None = None, depends_on=None):
+    state: dict[str, int] = {a: 0 for a in ADDRS}
+    candidates = [_batch(i, spec[0], spec[1]) for i, spec in enumerate(specs)]
+    execute = _executor(specs, state, seed)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        outcomes = run_block(candidates, execute, pool, max_valid=len(specs),
-                             parallelism=8 if parallel else 1, on_valid=lambda o: state.update(o.writes))
+        outcomes = run_block(candidates, execute, pool, max_valid=max_valid or len(specs),
+                             parallelism=8 if parallel else 1, on_valid=lambda o: state.update(o.writes),
+                             depends_on=depends_on)
     return state, [o.status if o else None for o in outcomes]
+
+
+def _one_by_one(specs, max_valid: int, depends_on):
+    """The block as a plain loop builds it: in order, each batch on the state
+    the ones before it left, skipped when a batch it depends on is not valid,
+    until `max_valid` are valid. The oracle the scheduler must equal."""
+    state: dict[str, int] = {a: 0 for a in ADDRS}
+    execute = _executor(specs, state, 0)
+    statuses: list[str | None] = []
+    for j, spec in enumerate(specs):
+        if statuses.count(VALID) >= max_valid or any(statuses[i] != VALID for i in depends_on[j]):
+            statuses.append(None)
+            continue
+        batch, headers = _batch(j, spec[0], spec[1])
+        outcome = execute(batch, headers)
+        if outcome.status == VALID:
+            state.update(outcome.writes)
+        statuses.append(outcome.status)
+    return state, statuses
 
 
 spec = st.tuples(
@@ -55,6 +80,36 @@ spec = st.tuples(
 @given(st.lists(spec, min_size=1, max_size=12), st.integers(0, 1000))
 def test_concurrent_block_equals_serial_block(specs, seed):
     assert _simulate(specs, parallel=True, seed=seed) == _simulate(specs, parallel=False, seed=seed)
+
+
+@st.composite
+def specs_with_dependencies(draw):
+    specs = draw(st.lists(spec, min_size=1, max_size=12))
+    depends_on = [sorted(draw(st.sets(st.integers(0, j - 1), max_size=2))) if j else [] for j in range(len(specs))]
+    return specs, depends_on
+
+
+@settings(max_examples=40, deadline=None)
+@given(specs_with_dependencies(), st.integers(1, 12), st.integers(0, 1000))
+def test_a_block_with_dependencies_equals_the_one_by_one_block(specs_deps, max_valid, seed):
+    specs, depends_on = specs_deps
+    assert _simulate(specs, parallel=True, seed=seed, max_valid=max_valid, depends_on=depends_on) == \
+        _one_by_one(specs, max_valid, depends_on)
+
+
+def test_a_batch_whose_dependency_is_not_valid_is_left_out():
+    specs = [([], [ADDRS[0]], INVALID), ([], [ADDRS[1]], VALID), ([], [ADDRS[2]], VALID), ([], [ADDRS[3]], VALID)]
+    _, statuses = _simulate(specs, parallel=True, seed=3, depends_on=[[], [0], [1], []])
+    assert statuses == [INVALID, None, None, VALID]  # 1 needs 0; 2 needs 1, which did not run
+
+
+def test_dependencies_must_point_backwards():
+    candidates = [_batch(i, [], [ADDRS[i]]) for i in range(2)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for bad in ([[1], []], [[0], []], [[]]):
+            with pytest.raises(ValueError):
+                run_block(candidates, lambda b, h: BatchOutcome(VALID), pool, max_valid=2, parallelism=2,
+                          on_valid=lambda o: None, depends_on=bad)
 
 
 def test_max_valid_bounds_the_block():
