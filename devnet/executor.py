@@ -54,6 +54,10 @@ class Executor:
         """Lookup used by the component server for TP_STATE_* calls."""
         return self._contexts.get(context_id)
 
+    def registered_families(self) -> frozenset[tuple[str, str]]:
+        """(family name, version) of every registered processor, right now."""
+        return frozenset(self._server.registered())
+
     def missing_processors(self, headers: Sequence[TransactionHeader]) -> list[str]:
         """Family versions in `headers` that have no registered processor."""
         missing = []
