@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import proc_tree
 from sawgrid.clients.sdk.kv import kv_batch
 from sawgrid.clients.sdk.rest import BatchInvalid, RestClient, RestError
 from sawgrid.protos.envelopes import batch_list_bytes, make_batch, make_transaction
@@ -119,7 +120,11 @@ def test_state_survives_kill_9(make_devnet, signer, tmp_path):
     client = RestClient(net.url)
     client.submit_and_wait([kv_batch(signer, f"p{i}", b"%d" % i) for i in range(10)], timeout=30)
     head = client.head_id()
+    children = proc_tree.descendants(net.proc.pid)
     net.stop(signal.SIGKILL)
+    # its processor child goes with it (PDEATHSIG; tests/integration/test_processes.py
+    # checks that); whatever would not is not left running
+    proc_tree.kill(proc_tree.wait_gone(children, 15))
     again = make_devnet(processors=True, data_dir=net.data_dir)
     client = RestClient(again.url)
     assert client.head_id() == head
