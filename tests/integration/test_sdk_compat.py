@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -110,11 +111,9 @@ def test_sawgrid_protos_reexport():
     assert sawtooth.TransactionHeader is TransactionHeader
 
 
-def test_install_is_idempotent_and_cheap():
-    start = time.perf_counter()
+def test_install_is_idempotent():
     for _ in range(1000):
         sdk_compat.install()
-    assert time.perf_counter() - start < 0.05
     assert sum(isinstance(f, sdk_compat._Pb2Finder) for f in sys.meta_path) == 1
     assert sys.modules["sawtooth_sdk.messaging.stream"].Stream is sdk_compat.Stream
 
@@ -269,10 +268,11 @@ def test_stream_send_receive_disconnect_reconnect(ctx):
         assert future.result(TIMEOUT).message_type == Message.PING_RESPONSE
     finally:
         waiting = stream.receive()
-        start = time.monotonic()
-        stream.close()
+        closer = threading.Thread(target=stream.close)
+        closer.start()
+        closer.join(TIMEOUT)  # bounds the wait only: close() must return, not hang
         validator.close()
-    assert time.monotonic() - start < 5
+    assert not closer.is_alive(), "Stream.close() did not return"
     assert not stream._thread.is_alive()
     assert waiting.cancelled()
     stream.close()  # idempotent
@@ -280,25 +280,29 @@ def test_stream_send_receive_disconnect_reconnect(ctx):
         stream.send(Message.PING_REQUEST, b"")
 
 
-def test_stream_latency_round_trips(ctx):
-    """Many request/reply round trips through the wake-up path stay fast."""
+def test_stream_many_round_trips(ctx):
+    """Many request/reply round trips through the wake-up path: every reply
+    resolves its own future, none is lost or crossed. (How fast: bench/.)"""
     validator = FakeValidator(ctx)
     stream = sdk_compat.Stream(validator.endpoint)
     try:
-        rounds = 500
-        start = time.perf_counter()
-        for i in range(rounds):
+        for i in range(500):
             future = stream.send(Message.TP_STATE_GET_REQUEST, b"%d" % i)
             identity, request = validator.expect(Message.TP_STATE_GET_REQUEST)
+            assert request.content == b"%d" % i
             validator.send(identity, Message.TP_STATE_GET_RESPONSE, request.content,
                            request.correlation_id)
             assert future.result(TIMEOUT).content == b"%d" % i
-        elapsed = time.perf_counter() - start
+        # and many in flight at once, answered in reverse order
+        futures = [stream.send(Message.TP_STATE_GET_REQUEST, b"%d" % i) for i in range(200)]
+        requests = [validator.expect(Message.TP_STATE_GET_REQUEST) for _ in futures]
+        for identity, request in reversed(requests):
+            validator.send(identity, Message.TP_STATE_GET_RESPONSE, request.content,
+                           request.correlation_id)
+        assert [f.result(TIMEOUT).content for f in futures] == [b"%d" % i for i in range(200)]
     finally:
         stream.close()
         validator.close()
-    # ~50 µs per round trip on a quiet machine; keep a wide margin for busy CI hosts.
-    assert elapsed / rounds < 0.005, f"{elapsed / rounds * 1e6:.0f} µs per round trip"
 
 
 # --------------------------------------------------------------------------
