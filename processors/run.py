@@ -123,7 +123,7 @@ def run(families: list[str], url: str, exit_after_disconnect: float | None = Non
 
 
 def _expected_parent() -> int | None:
-    """The pid in SAWGRID_PARENT_PID (removed from our environment), if it is our parent."""
+    """The pid in SAWGRID_PARENT_PID (then removed from our environment), or None."""
     value = os.environ.pop(PARENT_PID_ENV, None)
     if not value:
         return None
