@@ -10,8 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
-from sawgrid.clients.cli.support import Parser, add_global_options
-from sawgrid.clients.sdk.errors import SawgridError
+# Nothing of Sawgrid is imported at module level: `main` imports it, so that a
+# Ctrl-C while the libraries load (scipy, protobuf, ...) ends quietly too.
 
 
 def _keygen_parser(subparsers) -> None:
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     from sawgrid.clients.cli.devnet import add_parser as add_devnet
+    from sawgrid.clients.cli.support import Parser, add_global_options
     from sawgrid.clients.cli.par import add_parsers as add_par
     from sawgrid.clients.cli.simulate import add_parser as add_simulate
     from sawgrid.clients.cli.tp import add_parser as add_tp
@@ -68,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`sawgrid ...`: the exit code. Ctrl-C (SIGINT) at any point, start-up
+    included, exits 130 without a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    from sawgrid.clients.sdk.errors import SawgridError
+
     parser = build_parser()
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
@@ -86,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     except SawgridError as err:
         print(f"sawgrid: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
 
 
 if __name__ == "__main__":
