@@ -1,10 +1,14 @@
 """`python -m sawgrid.processors [FAMILY ...] --connect URL` (same as `sawgrid tp`)."""
+import os
 import signal
 import sys
 
 
 def _stop_during_startup(signum, frame):
-    sys.exit(0)  # quietly: SystemExit prints no traceback
+    # Nothing is connected yet, so there is nothing to clean up: leave at once.
+    # (sys.exit here raised SystemExit wherever the interpreter was, and a second
+    # signal during the shutdown that followed printed a traceback.)
+    os._exit(0)
 
 
 # Until `run` installs its own handlers (after the SDK's imports), a SIGINT or

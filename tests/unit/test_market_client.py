@@ -86,7 +86,9 @@ def test_days_and_hours():
     assert day == units.day_number(units.day_date(day)) == 20458
     assert market.day_text(day) == "2026-01-05"
     assert market.parse_day("20458") == 20458
-    for bad in ("2026-13-01", "tomorrow", "", "-5", str(units.MAX_DAY + 1)):
+    assert market.parse_day("today") == market.today()
+    assert market.parse_day("Tomorrow") == market.today() + 1
+    for bad in ("2026-13-01", "next week", "", "-5", str(units.MAX_DAY + 1)):
         with pytest.raises(SawgridError, match="^--day: "):
             market.parse_day(bad)
     assert market.parse_hour("0") == 0 and market.parse_hour("23") == 23
