@@ -21,7 +21,8 @@ UNKNOWN = "UNKNOWN"
 
 
 class QueueFull(Exception):
-    """The pending queue is full; the REST API answers 429."""
+    """The pending queue is full, or the batch signer's share of it (str()
+    says which); the REST API answers 429 (Unable to Accept Batches)."""
 
 
 # A submitted batch failed structural or signature checks, or repeats a

@@ -25,14 +25,16 @@ aiohttp 500) this package answers a proper error instead; those few places are
 marked "Sawtooth:" in `routes`.
 """
 from sawgrid.devnet.rest_api.errors import ApiError, ErrorKind
-from sawgrid.devnet.rest_api.httpd import DEFAULT_MAX_BODY, KEEPALIVE_IDLE, RestApi
+from sawgrid.devnet.rest_api.httpd import DEFAULT_MAX_BODY, KEEPALIVE_IDLE, LISTEN_BACKLOG, RestApi
 from sawgrid.devnet.rest_api.messages import Request, Response
-from sawgrid.devnet.rest_api.routes import DEFAULT_TIMEOUT, ROUTE_TABLE, Routes, dispatch
+from sawgrid.devnet.rest_api.routes import DEFAULT_TIMEOUT, MAX_BATCHES_PER_REQUEST, ROUTE_TABLE, Routes, dispatch
 
 __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_TIMEOUT",
     "KEEPALIVE_IDLE",
+    "LISTEN_BACKLOG",
+    "MAX_BATCHES_PER_REQUEST",
     "ROUTE_TABLE",
     "ApiError",
     "ErrorKind",

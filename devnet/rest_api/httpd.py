@@ -15,12 +15,17 @@ from sawgrid.devnet.faults import Faults, RequestFaults
 from sawgrid.devnet.ledger_api import LedgerReader
 from sawgrid.devnet.rest_api.errors import ApiError, http_error
 from sawgrid.devnet.rest_api.messages import Request, Response
-from sawgrid.devnet.rest_api.routes import DEFAULT_TIMEOUT, Routes, dispatch
+from sawgrid.devnet.rest_api.routes import DEFAULT_TIMEOUT, MAX_BATCHES_PER_REQUEST, Routes, dispatch
 
 LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024  # bytes; sawtooth-rest-api --client-max-size default
 KEEPALIVE_IDLE = 75  # seconds an idle keep-alive connection is kept open
+# Connections the kernel holds for the accept loop (listen(2)'s backlog;
+# http.server's default is 5). A burst of more new connections than that had
+# the rest wait for SYN retries (1 s, then 3 s). 128 was Linux's SOMAXCONN
+# until 5.4 and is aiohttp's default (Sawtooth's REST API is aiohttp).
+LISTEN_BACKLOG = 128
 
 
 class _BodyError(Exception):
@@ -30,6 +35,7 @@ class _BodyError(Exception):
 
 
 class _HttpServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
     block_on_close = False  # stop() must not wait for a long `wait=` request
     allow_reuse_address = True
@@ -138,6 +144,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
             line = self.rfile.readline(1024)
             try:
                 size = int(line.split(b";")[0].strip(), 16)
+                if size < 0:  # read(-n) would read to the end of the connection, past any limit
+                    raise ValueError(line)
             except ValueError:
                 raise _BodyError(400, "Malformed chunked request body.") from None
             if size == 0:
@@ -187,6 +195,8 @@ class RestApi:
 
     `timeout` bounds `wait=` on /batch_statuses (Sawtooth's --timeout);
     `max_body` is the largest accepted request body (--client-max-size);
+    `max_batches_per_request` bounds the batches of one `POST /batches`
+    (devnet's own limit, see routes.MAX_BATCHES_PER_REQUEST);
     `faults` injects 429s and dropped connections, for tests only
     (devnet/faults.py).
     """
@@ -199,6 +209,7 @@ class RestApi:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_body: int = DEFAULT_MAX_BODY,
+        max_batches_per_request: int = MAX_BATCHES_PER_REQUEST,
         faults: Faults | None = None,
     ) -> None:
         self.ledger = ledger
@@ -206,7 +217,7 @@ class RestApi:
         self.port = port
         self.max_body = max_body
         self.faults = RequestFaults(faults) if faults is not None and (faults.burst429 or faults.drop) else None
-        self.routes = Routes(ledger, timeout, self.faults)
+        self.routes = Routes(ledger, timeout, self.faults, max_batches_per_request=max_batches_per_request)
         self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 

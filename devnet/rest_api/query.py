@@ -98,8 +98,8 @@ def json_ids(req: Request, wrong_type: ErrorKind, bad_body: ErrorKind) -> list[s
         raise ApiError(wrong_type)
     try:
         ids = json.loads(req.body)
-    except ValueError:  # Sawtooth: aiohttp's request.json() error -> 500
-        raise ApiError(bad_body) from None
+    except (ValueError, RecursionError):  # Sawtooth: aiohttp's request.json() error -> 500
+        raise ApiError(bad_body) from None  # (RecursionError: arrays nested thousands deep)
     if not ids or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise ApiError(bad_body)
     return [validate_id(i) for i in ids]

@@ -75,6 +75,11 @@ LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 300  # seconds; sawtooth-rest-api --timeout default
 VALIDATOR_WAIT_DEFAULT = 300  # the validator's wait when asked for `wait=0`
+# Batches in one POST /batches (README.md, "Limits"; Sawtooth has no such
+# limit besides the 10 MB body). Ten blocks' worth at the default
+# --max-batches, and room for Sawgrid's largest request: `sawgrid simulate`
+# posts 2 * participants + 1 batches an hour (207 at its default 103).
+MAX_BATCHES_PER_REQUEST = 1_000
 
 
 class Routes:
@@ -82,15 +87,18 @@ class Routes:
     returns a Response or raises ApiError.
 
     `timeout` bounds `wait=` on /batch_statuses (Sawtooth's --timeout);
-    `faults` (tests only, devnet/faults.py) may answer `POST /batches` 429.
+    `faults` (tests only, devnet/faults.py) may answer `POST /batches` 429;
+    `max_batches_per_request` bounds the batches of one `POST /batches`.
     """
 
     def __init__(
-        self, ledger: LedgerReader, timeout: float = DEFAULT_TIMEOUT, faults: RequestFaults | None = None
+        self, ledger: LedgerReader, timeout: float = DEFAULT_TIMEOUT, faults: RequestFaults | None = None,
+        *, max_batches_per_request: int = MAX_BATCHES_PER_REQUEST,
     ) -> None:
         self.ledger = ledger
         self.timeout = timeout
         self.faults = faults
+        self.max_batches_per_request = max_batches_per_request
 
     # -- batches ----------------------------------------------------------
     def submit_batches(self, req: Request) -> Response:
@@ -104,6 +112,9 @@ class Routes:
             raise ApiError(BAD_PROTOBUF_SUBMITTED) from None
         if not batches:
             raise ApiError(NO_BATCHES_SUBMITTED)
+        if len(batches) > self.max_batches_per_request:  # devnet's limit; nothing is checked or queued
+            raise ApiError(SUBMITTED_BATCHES_INVALID, f" ({len(batches)} batches in one request; "
+                                                      f"at most {self.max_batches_per_request})")
         if self.faults is not None and self.faults.queue_full():
             LOGGER.warning("fault injection: POST /batches answered 429")
             raise ApiError(BATCH_QUEUE_FULL)
@@ -111,8 +122,8 @@ class Routes:
             self.ledger.submit(batches)
         except SubmitRejected as e:
             raise ApiError(SUBMITTED_BATCHES_INVALID, f" ({e})" if str(e) else "") from None
-        except QueueFull:
-            raise ApiError(BATCH_QUEUE_FULL) from None
+        except QueueFull as e:  # the whole queue, or this batch signer's share of it
+            raise ApiError(BATCH_QUEUE_FULL, f" ({e})" if str(e) else "") from None
         ids = ",".join(b.header_signature for b in batches)
         return Response(202, {"link": req.link(path="/batch_statuses", id=ids)})
 
@@ -269,8 +280,9 @@ class Routes:
     def _state_page(self, prefix: str, head: str, paging: Paging) -> tuple[list, PageInfo]:
         start = paging.start or None
         try:
-            if start is not None and not (
-                start.startswith(prefix) and self.ledger.state_get(start, head)[0] is not None
+            if start is not None and not (  # a start that is no leaf here: as Sawtooth, an invalid page
+                ADDRESS_RE.fullmatch(start) and start.startswith(prefix)
+                and self.ledger.state_get(start, head)[0] is not None
             ):
                 if self.ledger.state_list(prefix, head, None, 1).entries:
                     raise ApiError(PAGING_INVALID)
@@ -299,9 +311,7 @@ class Routes:
         """Blocks by number: newest first from the head (or from `start`, a
         block number in hex), or oldest first up to the head when reversed."""
         if paging.start:
-            first = self._start_block_num(paging.start)
-            if reverse and first > head_num:
-                raise ApiError(PAGING_INVALID)
+            first = self._start_block_num(paging.start, head_num)
         else:
             first = 0 if reverse else head_num
         nums = range(first, head_num + 1) if reverse else range(first, -1, -1)
@@ -311,14 +321,18 @@ class Routes:
         after = block_num_hex(nums[paging.size]) if len(nums) > paging.size else ""
         return blocks, PageInfo(block_num_hex(first), paging.size, after)
 
-    def _start_block_num(self, start: str) -> int:
+    def _start_block_num(self, start: str, head_num: int) -> int:
+        """`start` of a block list: a block number in hex, on the chain up to
+        the head (Sawtooth: a start that is not among the listed blocks is an
+        invalid paging query). Checked against the head before any lookup, so
+        a number too large for the store is a 400, not an overflow."""
         if not start.startswith("0x"):
             raise ApiError(PAGING_INVALID)
         try:
             num = int(start, 16)
         except ValueError:
             raise ApiError(PAGING_INVALID) from None
-        if self.ledger.block_by_num(num) is None:
+        if not 0 <= num <= head_num or self.ledger.block_by_num(num) is None:
             raise ApiError(PAGING_INVALID)
         return num
 

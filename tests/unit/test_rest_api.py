@@ -35,7 +35,7 @@ from sawgrid.devnet.ledger_api import (
     StatePage,
     SubmitRejected,
 )
-from sawgrid.devnet.rest_api import RestApi
+from sawgrid.devnet.rest_api import MAX_BATCHES_PER_REQUEST, RestApi, httpd
 from sawgrid.protos.sawtooth import (
     Batch,
     BatchHeader,
@@ -89,6 +89,7 @@ class FakeLedger:
         self.submitted: list[Batch] = []
         self.submit_calls = 0
         self.queue_full = 0  # raise QueueFull this many more times
+        self.queue_full_reason = ""  # ... saying this
         self.reject: str | None = None
         self.on_submit = None  # callable(batches), e.g. to commit them later
         self.state_list_calls: list[tuple] = []
@@ -170,7 +171,7 @@ class FakeLedger:
         self.submit_calls += 1
         if self.queue_full > 0:
             self.queue_full -= 1
-            raise QueueFull()
+            raise QueueFull(self.queue_full_reason)
         if self.reject is not None:
             raise SubmitRejected(self.reject)
         new = [b for b in batches if b.header_signature not in self.statuses]  # re-posting: a no-op
@@ -289,7 +290,25 @@ def test_submit_batches_errors(api, ledger):
     ledger.queue_full = 1
     error = assert_error(post_batches(api, [make_batch("x")]), 429, 31)
     assert error["title"] == "Unable to Accept Batches"
+    assert error["message"].endswith("Please submit your request again.")
     assert ledger.submitted == []
+
+
+def test_a_signer_over_its_share_of_the_queue_hears_why(api, ledger):
+    ledger.queue_full, ledger.queue_full_reason = 1, "batch signer 02abab has 3 batches pending; at most 3 per signer"
+    error = assert_error(post_batches(api, [make_batch("greedy")]), 429, 31)
+    assert error["message"].endswith("Please submit your request again. "
+                                     "(batch signer 02abab has 3 batches pending; at most 3 per signer)")
+
+
+def test_too_many_batches_in_one_request_are_refused(api, ledger):
+    cap = MAX_BATCHES_PER_REQUEST
+    error = assert_error(post_batches(api, [make_batch(f"many{i}") for i in range(cap + 1)]), 400, 30)
+    assert error["title"] == "Submitted Batches Invalid"
+    assert error["message"].endswith(f" ({cap + 1} batches in one request; at most {cap})")
+    assert ledger.submit_calls == 0
+    assert post_batches(api, [make_batch(f"many{i}") for i in range(cap)])[0] == 202
+    assert len(ledger.submitted) == cap
 
 
 # --------------------------------------------------------------------------
@@ -325,6 +344,14 @@ def test_batch_statuses_errors(api):
     assert_error(call(api, "POST", "/batch_statuses", b"{not json", "application/json"), 400, 46)
     assert_error(call(api, "POST", "/batch_statuses", b'[1, 2]', "application/json"), 400, 46)
     assert_error(call(api, "POST", "/batch_statuses", b'["abc"]', "application/json"), 400, 60)
+
+
+@pytest.mark.parametrize("path, code", [("/batch_statuses", 46), ("/receipts", 82)])
+def test_deeply_nested_json_is_a_bad_request(api, path, code):
+    deep = b"[" * 100_000 + b"]" * 100_000  # json.loads: RecursionError, not ValueError
+    assert_error(call(api, "POST", path, deep, "application/json"), 400, code)
+    assert_error(call(api, "POST", path, b'[["' + b"a" * 128 + b'"]]', "application/json"), 400, code)
+    assert get(api, "/peers")[0] == 200
 
 
 def when_waiting(ledger: FakeLedger, action) -> threading.Thread:
@@ -646,6 +673,41 @@ def test_chunked_body_and_body_size_limit(ledger):
             conn.close()
         assert_error(call(api, "POST", "/batches", b"x" * 5000, "application/octet-stream"), 413, 413)
         assert get(api, "/peers")[0] == 200
+
+
+def test_a_negative_chunk_size_is_a_bad_request(api):
+    """read(-1) would read to the end of the connection, past the body limit."""
+    with socket.create_connection(("127.0.0.1", api.port), timeout=10) as sock:
+        sock.sendall(b"POST /batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n-1\r\nxx\r\n")
+        head = sock.recv(65536)  # the connection stays open: only an answer ends this wait
+    assert head.startswith(b"HTTP/1.1 400 ")
+
+
+def test_a_burst_of_connections_waits_in_the_listen_queue(ledger):
+    """More simultaneous new connections than http.server's backlog of 5:
+    the kernel must queue them all, not drop SYNs (each drop costs the
+    client a 1 s retry). The server is bound but not yet accepting."""
+    server = httpd._HttpServer(("127.0.0.1", 0), RestApi(ledger, "127.0.0.1", 0))
+    socks: list[socket.socket] = []
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    try:
+        port = server.server_address[1]
+        for _ in range(100):  # a dropped SYN is retried after 1 s: the 2 s deadline fails it
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+        thread.start()  # now accept them: every one is served
+        for sock in (socks[0], socks[-1]):
+            sock.sendall(b"GET /peers HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for sock in socks:
+            sock.close()
+        if thread.is_alive():
+            server.shutdown()
+            thread.join(10)
+        server.close_connections()
+        server.server_close()
+    assert httpd.LISTEN_BACKLOG >= 100
 
 
 def test_stop_closes_idle_keep_alive_connections(ledger):
