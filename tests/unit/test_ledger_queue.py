@@ -174,6 +174,13 @@ def test_a_dependency_never_submitted_is_reported_after_the_timeout(tmp_path):
             f"dependency {ghost} was not committed within 0.5 s")
 
 
+def test_the_same_batch_twice_in_one_submission_is_queued_once(net):
+    twice = one(new_signer(), b"set once", key="twice")
+    net.ledger.submit([twice, twice])
+    assert net.wait([twice], timeout=30) == [COMMITTED]
+    assert net.ledger.pending_count() == 0
+
+
 # -- limits ------------------------------------------------------------------
 def test_a_batch_with_too_many_transactions_is_refused(net):
     signer = new_signer()
