@@ -213,9 +213,13 @@ class Devnet:
         rest = getattr(self, "rest", None)
         if rest is not None:
             rest.stop()
+        ledger = getattr(self, "ledger", None)
+        publisher_done = not any(thread.is_alive() for thread in self._threads)
+        if ledger is not None and publisher_done:
+            ledger.close()  # the execution thread pool, once no block is being built
         store = getattr(self, "store", None)
         if store is not None:
-            if any(thread.is_alive() for thread in self._threads):
+            if not publisher_done:
                 LOG.warning("devnet threads still running; the store is left to the exit")
             else:
                 store.close()
