@@ -1,4 +1,4 @@
-"""clients/market.py without a ledger: unit conversions, payload builders and
+"""clients/sdk/market.py without a ledger: unit conversions, payload builders and
 the transactions they make, receipts and state decoding over a fake REST
 client, and the CLI's table formatter."""
 from __future__ import annotations
