@@ -225,6 +225,14 @@ class Ledger:
                     out.append(self._invalid[batch_id][0])
                 else:
                     out.append(BatchStatus(batch_id, UNKNOWN))
+        # The store was read before the lock: a batch committed in between has
+        # left the queue by now and must not read as UNKNOWN. The publisher
+        # writes a block to the store before it takes its batches off the
+        # queue, so a second look at the store settles it.
+        unknown = [status.id for status in out if status.status == UNKNOWN]
+        if unknown:
+            late = self._store.committed_batches(unknown)
+            out = [BatchStatus(s.id, COMMITTED) if s.id in late else s for s in out]
         return out
 
     def wait_for_batches(self, batch_ids: Sequence[str], timeout: float) -> list[BatchStatus]:
