@@ -32,6 +32,7 @@ from sawgrid.processors.market.addresses import MARKET, WALLET, access
 from sawgrid.processors.market.handler import MarketHandler
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos.sawtooth import TransactionHeader, processor_pb2
+from budget import examples
 
 
 DAY = 20_000  # 2024-10-04
@@ -302,26 +303,26 @@ def test_base_market_is_as_described():
     assert len(RESTING_IDS) == 6 and BASE_MONEY == 3 * 10**9 + 10**8
 
 
-@settings(max_examples=1000, **SETTINGS)
+@settings(max_examples=examples(1000), **SETTINGS)
 @given(raw=st.binary(max_size=300), signer=signers)
 def test_random_bytes(raw, signer):
     check(raw, signer, "namespace")
 
 
-@settings(max_examples=400, **SETTINGS)
+@settings(max_examples=examples(400), **SETTINGS)
 @given(raw=mutated_bytes(), signer=signers, io=io_modes)
 def test_mutated_payload_bytes(raw, signer, io):
     check(raw, signer, io)
 
 
-@settings(max_examples=800, **SETTINGS)
+@settings(max_examples=examples(800), **SETTINGS)
 @given(message=market_payloads(), signer=signers, io=io_modes)
 def test_structured_payloads(message, signer, io):
     """Any action, every field drawn from hostile ranges."""
     check(message.SerializeToString(), signer, io)
 
 
-@settings(max_examples=1000, **SETTINGS)
+@settings(max_examples=examples(1000), **SETTINGS)
 @given(case=near_valid(), io=io_modes)
 def test_mutations_of_valid_payloads(case, io):
     """A valid payload with one field replaced, so the checks past decoding get exercised."""
@@ -329,7 +330,7 @@ def test_mutations_of_valid_payloads(case, io):
     check(message.SerializeToString(), signer, io)
 
 
-@settings(max_examples=600, **SETTINGS)
+@settings(max_examples=examples(600), **SETTINGS)
 @given(data=st.data())
 def test_plausible_orders_and_cancels(data):
     """Mostly-valid trading, so the matching and money paths (not just the field checks) get fuzzed."""

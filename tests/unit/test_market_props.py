@@ -32,6 +32,7 @@ from sawgrid.processors.market import units as u
 from sawgrid.processors.market.addresses import BOOK, CONTRACT, MARKET, WALLET, access
 from sawgrid.processors.market.handler import MarketHandler
 from sawgrid.protos import market_pb2 as pb
+from budget import examples
 
 
 DAY = 20_000
@@ -260,7 +261,7 @@ class MarketFlow(RuleBasedStateMachine):
 
 
 MarketFlow.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=50, deadline=None,
+    max_examples=examples(150), stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestMarketFlow = MarketFlow.TestCase

@@ -21,6 +21,7 @@ from sawgrid.devnet.merkle import (
     encode_value,
     hash_node,
 )
+from budget import examples
 
 # ---------------------------------------------------------------------------
 # helpers
@@ -150,7 +151,7 @@ def _many_children(n: int, rnd: random.Random) -> dict[str, str]:
     return {t: "%064x" % rnd.getrandbits(256) for t in tokens}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     children=st.dictionaries(_token, _hash, max_size=30)
     | st.builds(_many_children, st.integers(20, 256), st.randoms(use_true_random=False)),
@@ -567,7 +568,7 @@ _batch = st.tuples(
 
 
 @settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

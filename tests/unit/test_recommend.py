@@ -14,11 +14,12 @@ from sawgrid.par_engine import optimal
 from sawgrid.par_engine.recommend import (ALGORITHMS, Problem, feasible_start, make_problem, peak_lower_bound,
                                           recommend, to_integers, water_fill, water_fill_is_exact)
 from sawgrid.processors.market.units import HOURS_PER_DAY
+from budget import examples
 
 H = HOURS_PER_DAY
 FLOAT_SLACK = 1e-6      # float water levels: ⌈level − slack⌉ is the whole-Wh level
 SHORT_BUDGET = 0.3      # seconds: astar budget in property tests
-PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ------------------------------------------------------------------ helpers

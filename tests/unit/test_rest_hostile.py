@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 
 import rest_fuzzing
 from inproc_devnet import InProcDevnet, address, new_signer, one
+from budget import examples
 
-FUZZ_EXAMPLES = 100  # per route
+FUZZ_EXAMPLES = examples(100)  # per route
 FUZZ_BUDGET = 120.0  # seconds for all routes; examples after it pass without a request
 
 

@@ -14,6 +14,7 @@ from sawgrid.devnet.executor import DEFERRED, INVALID, VALID, BatchOutcome
 from sawgrid.devnet.ledger_api import InvalidTxn
 from sawgrid.devnet.scheduler import Access, run_block
 from sawgrid.protos.sawtooth import Batch, TransactionHeader
+from budget import examples
 
 ADDRS = ["aa" + c * 68 for c in "0123"]
 
@@ -76,7 +77,7 @@ spec = st.tuples(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(spec, min_size=1, max_size=12), st.integers(0, 1000))
 def test_concurrent_block_equals_serial_block(specs, seed):
     assert _simulate(specs, parallel=True, seed=seed) == _simulate(specs, parallel=False, seed=seed)
@@ -89,7 +90,7 @@ def specs_with_dependencies(draw):
     return specs, depends_on
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(specs_with_dependencies(), st.integers(1, 12), st.integers(0, 1000))
 def test_a_block_with_dependencies_equals_the_one_by_one_block(specs_deps, max_valid, seed):
     specs, depends_on = specs_deps
