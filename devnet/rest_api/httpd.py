@@ -21,6 +21,8 @@ LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024  # bytes; sawtooth-rest-api --client-max-size default
 KEEPALIVE_IDLE = 75  # seconds an idle keep-alive connection is kept open
+# How often the accept loop checks for stop(): stop() waits up to this long.
+SHUTDOWN_POLL = 0.05  # seconds
 # Connections the kernel holds for the accept loop (listen(2)'s backlog;
 # http.server's default is 5). A burst of more new connections than that had
 # the rest wait for SYN retries (1 s, then 3 s). 128 was Linux's SOMAXCONN
@@ -234,7 +236,7 @@ class RestApi:
         self._server = _HttpServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+            target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
             name=f"rest-api:{self.port}", daemon=True)
         self._thread.start()
         LOGGER.info("REST API listening on %s", self.url)
