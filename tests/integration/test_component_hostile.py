@@ -18,6 +18,7 @@ import zmq
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from deadline import deadline_fixture
 from sawgrid.clients.sdk.kv import kv_batch
 from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.processors.kv.addresses import kv_address
@@ -76,18 +77,7 @@ REFUSED = {
 UNDECODABLE = b"\xff\xff\xff\xff\x0f"  # a field with wire type 7: no protobuf message parses it
 
 
-@pytest.fixture(autouse=True)
-def _deadline():
-    """Fail (instead of hanging) a test that runs longer than TEST_DEADLINE."""
-
-    def expired(signum, frame):
-        raise TimeoutError(f"test exceeded its {TEST_DEADLINE} s deadline")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(TEST_DEADLINE)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+_deadline = deadline_fixture(TEST_DEADLINE)
 
 
 class Peer:

@@ -8,7 +8,6 @@ Bounded: fixed counts, waits bounded by deadlines (never an assert on how
 fast anything went), and a deadline for each whole test (SIGALRM)."""
 from __future__ import annotations
 
-import signal
 import socket
 import threading
 import time
@@ -18,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 
 import rest_fuzzing
 from sawgrid.clients.sdk import keys
+from deadline import deadline_fixture
 from sawgrid.clients.sdk.kv import kv_batch
 from sawgrid.clients.sdk.rest import BatchInvalid, RestApiError, RestClient
 from sawgrid.processors.kv.addresses import KV, kv_address
@@ -28,23 +28,14 @@ TEST_DEADLINE = 300  # seconds for a whole test, devnet start and stop included
 COMMIT_WAIT = 60  # seconds a valid batch may take to commit behind the hostile traffic
 NOBODY = "no-such-family"
 
-MAX_BATCH_TRANSACTIONS = 100  # devnet/ledger.py: what these tests expect devnet to enforce
+# The limits these tests expect devnet to enforce, written out rather than
+# imported, so that loosening one in devnet fails here.
+MAX_BATCH_TRANSACTIONS = 100  # devnet/ledger.py
 MAX_BATCHES_PER_REQUEST = 1_000  # devnet/rest_api/routes.py
 MAX_PENDING_PER_SIGNER = 2_500  # devnet/ledger.py
 
 
-@pytest.fixture(autouse=True)
-def _deadline():
-    """Fail (instead of hanging) a test that runs longer than TEST_DEADLINE."""
-
-    def expired(signum, frame):
-        raise TimeoutError(f"test exceeded its {TEST_DEADLINE} s deadline")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(TEST_DEADLINE)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+_deadline = deadline_fixture(TEST_DEADLINE)
 
 
 def new_signer():
