@@ -33,6 +33,10 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from devnet_throughput import rest_client_poster, throughput  # noqa: E402  (the same posting loop and figure)
+
 SERVERS = ("stdlib", "aiohttp")
 CLIENTS = ("stdlib", "httpx")
 
@@ -110,12 +114,10 @@ def serve(server: str, cli_args: list[str]) -> int:
 # --------------------------------------------------------------------------
 def poster(client: str, url: str):
     """A function that POSTs one batch (retrying 429) with the chosen client."""
-    from sawgrid.clients.sdk.rest import RestClient
     from sawgrid.protos.envelopes import batch_list_bytes
 
     if client == "stdlib":
-        rest = RestClient(url)
-        return lambda batch: rest.submit([batch])
+        return rest_client_poster(url)
     import httpx
 
     http = httpx.Client(base_url=url, timeout=30)
@@ -161,28 +163,9 @@ def one_round(server: str, client: str, batches: list, latency_batches: list, th
 
     with tempfile.TemporaryDirectory() as tmp:
         with BenchDevnet(data_dir=Path(tmp) / "data", key_dir=Path(tmp) / "keys") as net:
-            rest = RestClient(net.url)
-            rest.submit_and_wait([batches[0]], timeout=60)  # the processor has registered
+            RestClient(net.url).submit_and_wait([batches[0]], timeout=60)  # the processor has registered
             work = batches[1:]
-            chunks = [work[i::threads] for i in range(threads)]
-
-            def run(chunk):
-                post = poster(client, net.url)
-                for batch in chunk:
-                    post(batch)
-
-            start = time.perf_counter()
-            workers = [threading.Thread(target=run, args=(c,)) for c in chunks]
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            ids = [b.header_signature for b in work]
-            statuses = {}
-            for i in range(0, len(ids), 100):
-                statuses.update(rest.wait(ids[i:i + 100], timeout=300))
-            elapsed = time.perf_counter() - start
-            committed = sum(1 for s in statuses.values() if s["status"] == "COMMITTED")
+            tput = throughput(net.url, work, threads, progress=False, make_poster=lambda url: poster(client, url))
             post, wait = poster(client, net.url), waiter(client, net.url)
             times = []
             for batch in latency_batches:
@@ -190,8 +173,8 @@ def one_round(server: str, client: str, batches: list, latency_batches: list, th
                 post(batch)
                 wait(batch.header_signature)
                 times.append(time.perf_counter() - t0)
-    return {"committed_per_second": committed / elapsed, "committed": committed, "batches": len(work),
-            "latency_ms": statistics.median(times) * 1000}
+    return {"committed_per_second": tput["committed_per_second"], "committed": tput["committed"],
+            "batches": len(work), "latency_ms": statistics.median(times) * 1000}
 
 
 def main() -> int:
