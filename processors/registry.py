@@ -104,7 +104,9 @@ def _families() -> tuple[FamilySpec, ...]:
     # registry's types without a cycle.
     from sawgrid.processors.kv.addresses import KV, KV_ENTRY
     from sawgrid.processors.market import addresses as market
+    from sawgrid.processors.reputation import addresses as reputation
     from sawgrid.protos import market_pb2 as pb
+    from sawgrid.protos import reputation_pb2 as rpb
 
     return (
         FamilySpec(
@@ -123,9 +125,25 @@ def _families() -> tuple[FamilySpec, ...]:
                 (market.RECOMMENDATION, "recommendation", pb.RecommendationRecord),
                 (market.BOOK, "book", pb.Book),
                 (market.CONTRACT, "contract", pb.Contract),
+                (market.HOUR_INDEX, "hour_index", pb.HourIndex),
+                (market.POSITION, "position", pb.Position),
+                (market.RECOMMENDATION_INDEX, "recommendation_index", pb.RecommendationIndex),
             )),
             genesis="sawgrid.processors.market.genesis:genesis_steps",
             cli="sawgrid.clients.cli.market",
+        ),
+        FamilySpec(
+            short="reputation", family=reputation.REPUTATION,
+            handler="sawgrid.processors.reputation.handler:ReputationHandler",
+            records=tuple(RecordKind(kind, name, message) for kind, name, message in (
+                (reputation.CONFIG, "config", rpb.Config),
+                (reputation.SCORE, "score", rpb.Score),
+                (reputation.POOL, "pool", rpb.Pool),
+                (reputation.READING, "reading", rpb.Reading),
+                (reputation.SETTLEMENT, "settlement", rpb.Settlement),
+            )),
+            genesis="sawgrid.processors.reputation.genesis:genesis_steps",
+            cli="sawgrid.clients.cli.reputation",
         ),
     )
 

@@ -13,6 +13,9 @@
 | 06 | RecommendationRecord | scope: day, key: public key |
 | 07 | Book (one per delivery hour) | scope: day + hour (10 hex) |
 | 08 | Contract | scope: day + hour, key: contract id |
+| 09 | HourIndex (the hour's contract ids) | scope: day + hour |
+| 0a | Position (a participant's contracts in an hour) | scope: day + hour, key: public key |
+| 0b | RecommendationIndex (who has a recommendation) | scope: day |
 
 A processor cannot list addresses, so matching reads exactly one Book per
 hour. What a trade moves cannot be known when the transaction is signed (the
@@ -42,6 +45,9 @@ PENALTIES = "05"
 RECOMMENDATION = "06"
 BOOK = "07"
 CONTRACT = "08"
+HOUR_INDEX = "09"
+POSITION = "0a"
+RECOMMENDATION_INDEX = "0b"
 
 
 def day_scope(day: int) -> str:
@@ -86,6 +92,22 @@ def book_address(day: int, hour: int) -> str:
 
 def contract_address(day: int, hour: int, contract_id: str) -> str:
     return MARKET.scoped_address(CONTRACT, hour_scope(day, hour), contract_id)
+
+
+def hour_index_address(day: int, hour: int) -> str:
+    return MARKET.scoped_address(HOUR_INDEX, hour_scope(day, hour), "index")
+
+
+def position_address(day: int, hour: int, public_key: str) -> str:
+    return MARKET.scoped_address(POSITION, hour_scope(day, hour), public_key)
+
+
+def positions_prefix(day: int, hour: int) -> str:
+    return MARKET.prefix(POSITION) + hour_scope(day, hour)
+
+
+def recommendation_index_address(day: int) -> str:
+    return MARKET.scoped_address(RECOMMENDATION_INDEX, day_scope(day), "index")
 
 
 def contracts_prefix(day: int | None = None, hour: int | None = None) -> str:
