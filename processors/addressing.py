@@ -6,7 +6,9 @@ A Sawtooth address is 70 lowercase hex characters. Ours are laid out as
 
 so that `GET /state?address=<namespace><kind>` returns exactly one kind of
 record (all participants, all contracts, ...). The namespace is the first six
-hex characters of sha512(family name), as Sawtooth's convention wants.
+hex characters of sha512(family name), as Sawtooth's convention wants,
+unless the family's spec fixes it (`Family(..., namespace_override=...)`:
+Sawtooth's own block_info family lives at 00b10c).
 """
 from __future__ import annotations
 
@@ -42,10 +44,14 @@ def _key_digest(key: str) -> str:
 class Family:
     """Addresses of one transaction family: `Family("market").address(KIND, key)`."""
 
-    def __init__(self, name: str, versions: tuple[str, ...] = ("1.0",)) -> None:
+    def __init__(self, name: str, versions: tuple[str, ...] = ("1.0",), namespace_override: str | None = None) -> None:
+        """`namespace_override`: for a family whose namespace is fixed by its
+        spec rather than derived from its name (Sawtooth's block_info: 00b10c)."""
+        if namespace_override is not None and not re.fullmatch(r"[0-9a-f]{%d}" % NAMESPACE_LENGTH, namespace_override):
+            raise ValueError(f"namespace must be {NAMESPACE_LENGTH} lowercase hex chars, got {namespace_override!r}")
         self.name = name
         self.versions = versions
-        self.namespace = namespace(name)
+        self.namespace = namespace_override if namespace_override is not None else namespace(name)
 
     @functools.lru_cache(maxsize=256)
     def prefix(self, kind: str) -> str:

@@ -102,9 +102,11 @@ def _load(path: str):
 def _families() -> tuple[FamilySpec, ...]:
     # Imported here so that a family's addresses module may itself use the
     # registry's types without a cycle.
+    from sawgrid.processors.block_info import addresses as block_info
     from sawgrid.processors.kv.addresses import KV, KV_ENTRY
     from sawgrid.processors.market import addresses as market
     from sawgrid.processors.reputation import addresses as reputation
+    from sawgrid.protos import block_info_pb2 as bpb
     from sawgrid.protos import market_pb2 as pb
     from sawgrid.protos import reputation_pb2 as rpb
 
@@ -144,6 +146,14 @@ def _families() -> tuple[FamilySpec, ...]:
             )),
             genesis="sawgrid.processors.reputation.genesis:genesis_steps",
             cli="sawgrid.clients.cli.reputation",
+        ),
+        # Sawtooth's own family (namespace 00b10c): the chain's clock, written
+        # by the BlockInfo transaction a validator injects first in each block.
+        FamilySpec(
+            short="block_info", family=block_info.BLOCK_INFO,
+            handler="sawgrid.processors.block_info.handler:BlockInfoHandler",
+            records=(RecordKind(block_info.BLOCK, "block_info", bpb.BlockInfo),
+                     RecordKind(block_info.CONFIG, "config", bpb.BlockInfoConfig)),
         ),
     )
 
