@@ -34,6 +34,22 @@ Sawtooth validator (and to devnet, whose rules it copies):
   discarded): `InternalError`, or a bug that escaped `SawgridHandler`'s net.
   A validator would retry such a transaction forever; a test wants to see it.
 
+* **BlockInfo, optionally** (`inject_block_info=True`; `InProcessClient`
+  turns it on): each batch is applied as if it were a block of its own, after
+  the BlockInfo transaction a Sawtooth validator with the block_info batch
+  injector puts first in every block. It describes the previous "block"
+  (number, previous id, a stand-in validator key and block id) with the
+  timestamp `int(clock())` (default: the wall clock, seconds), and commits
+  only together with the batch: an invalid batch leaves no BlockInfo either,
+  as a validator publishes no block of injected batches alone. So a handler
+  that calls `processors.block_info.clock.chain_time` sees the same as on
+  devnet or a real network. The block_info handler must be among `handlers`;
+  its sync_tolerance check sees the same clock reading (validator and
+  processor share a machine's clock). A BlockInfo the handler refuses (a
+  clock that went backwards, say) raises `BlockInfoRejected`; a batch that
+  itself carries a block_info transaction is invalid (only the validator
+  injects them, as `block_validation_rules` enforce on a network).
+
 What it does not do: blocks, state roots, dependencies, duplicate-id checks,
 and signature checks unless `verify_signatures=True` (then each batch must
 pass the same structural and secp256k1 checks devnet applies on submit, and
@@ -44,8 +60,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 from sawgrid.protos import sdk_compat
 
@@ -53,6 +70,8 @@ sdk_compat.install()
 
 from sawtooth_sdk.processor.exceptions import AuthorizationException, InvalidTransaction  # noqa: E402
 
+from sawgrid.processors.block_info import addresses as block_info  # noqa: E402
+from sawgrid.protos.block_info_pb2 import BlockInfo, BlockInfoConfig, BlockInfoTxn  # noqa: E402
 from sawgrid.protos.receipts import transaction_receipt  # noqa: E402
 from sawgrid.protos.txn_view import DELETED as _DELETED, TransactionView  # noqa: E402
 from sawgrid.protos.envelopes import unsigned_batch, unsigned_transaction  # noqa: E402,F401 (re-exported)
@@ -69,13 +88,23 @@ from sawgrid.protos.sawtooth import (  # noqa: E402
 
 __all__ = [
     "InProcessLedger", "InProcessContext", "BatchResult", "Entry",
-    "NoProcessorError", "BatchRejected", "unsigned_transaction", "unsigned_batch",
+    "NoProcessorError", "BatchRejected", "BlockInfoRejected", "unsigned_transaction", "unsigned_batch",
 ]
+
+# The stand-ins for what a validator's blocks would give the injected
+# BlockInfo: a validator key and block ids (66 and 128 hex characters).
+IN_PROCESS_VALIDATOR_KEY = "02" + hashlib.sha256(b"sawgrid in-process validator").hexdigest()
+NULL_BLOCK_ID = "0" * 16
 
 
 
 class NoProcessorError(LookupError):
     """No registered handler serves the transaction's family name and version."""
+
+
+class BlockInfoRejected(RuntimeError):
+    """The block_info handler refused the BlockInfo injected before a batch
+    (a validator would publish no block until it is valid again)."""
 
 
 
@@ -157,7 +186,8 @@ class BatchResult:
     invalid_transaction: str = ""          # header_signature of the failing transaction
     extended_data: bytes = b""
     receipts: list[TransactionReceipt] = field(default_factory=list)   # valid batches only
-    writes: dict[str, bytes | None] = field(default_factory=dict)      # committed (None: deleted)
+    writes: dict[str, bytes | None] = field(default_factory=dict)      # committed (None: deleted), BlockInfo's too
+    block_info: TransactionReceipt | None = None  # the injected BlockInfo transaction's, if any
 
     @property
     def events(self) -> list[Event]:
@@ -175,13 +205,18 @@ class InProcessLedger:
     """Committed state in a dict, changed one atomic batch at a time by `handlers`."""
 
     def __init__(self, handlers: Iterable, state: dict[str, bytes] | None = None,
-                 verify_signatures: bool = False) -> None:
+                 verify_signatures: bool = False, *, inject_block_info: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
         self.handlers: dict[tuple[str, str], object] = {}
         for handler in handlers:
             for version in handler.family_versions:
                 self.handlers[(handler.family_name, version)] = handler
         self.state: dict[str, bytes] = dict(state or {})
         self.verify_signatures = verify_signatures
+        self.inject_block_info = inject_block_info
+        self.clock = clock
+        if inject_block_info and (block_info.FAMILY_NAME, block_info.FAMILY_VERSION) not in self.handlers:
+            raise ValueError("inject_block_info needs the block_info handler among the handlers")
 
     # -- reading ------------------------------------------------------------------
     def get(self, address: str) -> bytes | None:
@@ -223,6 +258,16 @@ class InProcessLedger:
                 return batch_writes[address]
             return state.get(address)
 
+        injected = None
+        if self.inject_block_info:
+            for txn, header in zip(transactions, headers):
+                if header.family_name == block_info.FAMILY_NAME:
+                    return BatchResult(False, invalid_transaction=txn.header_signature, invalid_message=(
+                        "block_info transactions are injected by the validator, never submitted "
+                        "(block_validation_rules NofX:1,block_info; XatY:block_info,0)"))
+            injected = self._inject(read)
+            batch_writes.update(injected[1])
+
         receipts = []
         for txn, header, handler in zip(transactions, headers, handlers):
             context = InProcessContext(header.inputs, header.outputs, read)
@@ -240,4 +285,47 @@ class InProcessLedger:
                 state.pop(address, None)
             else:
                 state[address] = data
-        return BatchResult(True, receipts=receipts, writes=batch_writes)
+        return BatchResult(True, receipts=receipts, writes=batch_writes,
+                           block_info=injected[0] if injected is not None else None)
+
+    # -- BlockInfo injection ---------------------------------------------------------
+    def block_info_transaction(self, timestamp: int, read: Callable[[str], bytes | None] | None = None
+                               ) -> Transaction:
+        """The BlockInfo transaction a validator would put first in the next
+        block: it describes the previous one (block 0, a stand-in genesis, on
+        a chain without BlockInfo), stamped `timestamp`."""
+        read = read or self.state.get
+        config_data = read(block_info.CONFIG_ADDRESS)
+        if config_data is None:
+            block_num, previous_id = 0, NULL_BLOCK_ID
+        else:
+            latest = BlockInfoConfig.FromString(config_data).latest_block
+            previous = BlockInfo.FromString(read(block_info.block_info_address(latest)) or b"")
+            block_num, previous_id = latest + 1, previous.header_signature
+        block_id = hashlib.sha512(f"sawgrid in-process block {block_num} after {previous_id}".encode()).hexdigest()
+        payload = BlockInfoTxn(block=BlockInfo(
+            block_num=block_num, previous_block_id=previous_id, signer_public_key=IN_PROCESS_VALIDATOR_KEY,
+            header_signature=block_id, timestamp=timestamp)).SerializeToString()
+        where = [block_info.CONFIG_ADDRESS, block_info.BLOCK_INFO_PREFIX]
+        return unsigned_transaction(block_info.FAMILY_NAME, block_info.FAMILY_VERSION, payload, where, where,
+                                    IN_PROCESS_VALIDATOR_KEY, nonce="")
+
+    def _inject(self, read) -> tuple[TransactionReceipt, dict[str, bytes | None]]:
+        now = int(self.clock())  # one reading per block: the validator's stamp is the processor's "now"
+        txn = self.block_info_transaction(now, read)
+        header = TransactionHeader.FromString(txn.header)
+        context = InProcessContext(header.inputs, header.outputs, read)
+        request = processor_pb2.TpProcessRequest(header=header, payload=txn.payload, signature=txn.header_signature)
+        handler = self.handler_for(header)
+        own_clock = getattr(handler, "clock", None)
+        if own_clock is not None:
+            handler.clock = lambda: now
+        try:
+            handler.apply(request, context)
+        except (InvalidTransaction, AuthorizationException) as err:
+            raise BlockInfoRejected(f"the injected BlockInfo was refused: {err}") from None
+        finally:
+            if own_clock is not None:
+                handler.clock = own_clock
+        receipt = transaction_receipt(txn.header_signature, context.writes, context.events, context.receipt_data)
+        return receipt, dict(context.writes)

@@ -9,7 +9,8 @@ and reports from both.
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Protocol, Sequence, runtime_checkable
+import time
+from typing import Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.processors import registry
@@ -45,12 +46,19 @@ class LedgerClient(Protocol):
 
 
 class InProcessClient:
-    """A `LedgerClient` over an `InProcessLedger` running every registered family."""
+    """A `LedgerClient` over an `InProcessLedger` running every registered family.
+
+    It stands in for a validator, so by default each batch is applied as a
+    block of its own after an injected BlockInfo (`InProcessLedger`'s
+    `inject_block_info`), stamped with `clock()` (seconds; default the wall
+    clock): handlers reading the chain's time (`processors.block_info.clock`)
+    behave as on devnet. `inject_block_info=False` gives the bare ledger."""
 
     url = "in-process"
 
-    def __init__(self) -> None:
-        self.ledger = InProcessLedger(registry.handlers())
+    def __init__(self, *, inject_block_info: bool = True, clock: Callable[[], float] | None = None) -> None:
+        self.ledger = InProcessLedger(registry.handlers(), inject_block_info=inject_block_info,
+                                      clock=clock if clock is not None else time.time)
 
     def state(self, address: str, head: str | None = None) -> bytes | None:
         return self.ledger.get(address)
