@@ -18,16 +18,28 @@
 | 0b | RecommendationIndex (who has a recommendation) | scope: day |
 
 A processor cannot list addresses, so matching reads exactly one Book per
-hour. What a trade moves cannot be known when the transaction is signed (the
-counterparties are whoever rests in the book then), so orders declare the
-wallet kind prefix and the hour's contract prefix rather than single
-addresses. `access()` is the one place that decides inputs and outputs, used
-by clients to build transactions and by tests to check the processor never
-reaches outside them.
+hour. Who a trade is with cannot be known when the transaction is signed (the
+counterparties are whoever rests in the book then), so an order declares the
+hour's prefixes for what a trade writes about them: contracts, positions
+(and the hour's index). It never declares another participant's wallet: a
+match moves no money between wallets (the buyer's stays locked in its own
+wallet as the contract's escrow), so orders for different delivery hours do
+not conflict, and orders of different participants in one hour conflict only
+through that hour's book. A BUY declares its owner's wallet (its lock); a SELL
+declares none. Orders also read the reputation family's Config, their
+owner's Score and the Pool (eligibility, the cluster draw).
+
+`close_hour` still declares the wallet kind prefix: gate closure returns the
+locks of every resting BUY order and moves the system operator's money.
+
+`access()` is the one place that decides inputs and outputs, used by clients
+to build transactions and by tests to check the processor never reaches
+outside them.
 """
 from __future__ import annotations
 
 from sawgrid.processors.addressing import Family
+from sawgrid.processors.reputation import addresses as reputation
 from sawgrid.protos import market_pb2 as pb
 
 MARKET = Family("sawgrid-market")
@@ -121,6 +133,13 @@ def recommendations_prefix(day: int) -> str:
     return MARKET.prefix(RECOMMENDATION) + day_scope(day)
 
 
+def hour_outputs(day: int, hour: int) -> list[str]:
+    """What a trade in one delivery hour writes: its book, its contracts, its
+    index and its participants' positions (all scoped to that hour)."""
+    return [book_address(day, hour), contracts_prefix(day, hour), hour_index_address(day, hour),
+            positions_prefix(day, hour)]
+
+
 def parse_order_id(order_id: str) -> tuple[int, int, int]:
     """'<day>/<hour>/<seq>' -> (day, hour, seq); ValueError if malformed."""
     parts = order_id.split("/")
@@ -163,21 +182,21 @@ def access(payload: pb.MarketPayload, signer: str) -> tuple[list[str], list[str]
         return [config, grid], [grid]
     if action == "place_order":
         o = payload.place_order
-        book = book_address(o.day, o.hour)
-        wallets = MARKET.prefix(WALLET)
-        contracts = contracts_prefix(o.day, o.hour)
-        inputs = [config, participant_address(signer), role_address(signer, o.day),
-                  penalties_address(o.day), book, wallets]
-        return inputs, [book, wallets, contracts]
+        hour = hour_outputs(o.day, o.hour)
+        own = [wallet_address(signer)] if o.side == pb.BUY else []  # a SELL's wallet is not touched
+        inputs = [config, participant_address(signer), role_address(signer, o.day), penalties_address(o.day),
+                  *own, *hour, reputation.config_address(), reputation.score_address(signer),
+                  reputation.pool_address()]
+        return inputs, [*own, *hour]
     if action == "cancel":
         day, hour, _ = parse_order_id(payload.cancel.order_id)
         touched = [book_address(day, hour), wallet_address(signer)]
         return touched, touched
     if action == "close_hour":
         c = payload.close_hour
-        book = book_address(c.day, c.hour)
         wallets = MARKET.prefix(WALLET)
-        return [config, grid_prices_address(c.day), book, wallets], [book, wallets, contracts_prefix(c.day, c.hour)]
+        hour = hour_outputs(c.day, c.hour)
+        return [config, grid_prices_address(c.day), wallets, *hour], [wallets, *hour]
     if action == "set_penalties":
         pen = penalties_address(payload.set_penalties.day)
         return [config, pen], [pen]
@@ -185,5 +204,6 @@ def access(payload: pb.MarketPayload, signer: str) -> tuple[list[str], list[str]
         r = payload.set_recommendations
         recs = [recommendation_address(r.day, rec.public_key) for rec in r.recommendations]
         parts = [participant_address(rec.public_key) for rec in r.recommendations]
-        return [config, penalties_address(r.day), *recs, *parts], recs
+        index = recommendation_index_address(r.day)
+        return [config, penalties_address(r.day), *recs, *parts, index], [*recs, index]
     raise ValueError("payload has no action")

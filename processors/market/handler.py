@@ -15,7 +15,10 @@ from sawgrid.processors.market import matching
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.payload import decode, invalid
 from sawgrid.processors.market.state import MarketState
+from sawgrid.processors.reputation import addresses as rep
+from sawgrid.processors.reputation import cluster, eligibility
 from sawgrid.protos import market_pb2 as pb
+from sawgrid.protos import reputation_pb2 as rpb
 
 CONTRACT_EVENT = addr.CONTRACT_EVENT
 HOUR_CLOSED_EVENT = addr.HOUR_CLOSED_EVENT
@@ -126,13 +129,19 @@ class MarketHandler(SawgridHandler):
                 raise invalid(f"set_recommendations.recommendations[{i}].public_key", "not registered")
         for rec in m.recommendations:
             st.put_recommendation(pb.RecommendationRecord(public_key=rec.public_key, day=m.day, schedule=rec.schedule))
+        index = st.recommendation_index(m.day)
+        keys = sorted({*index.public_keys, *(rec.public_key for rec in m.recommendations)})
+        if keys != list(index.public_keys):
+            del index.public_keys[:]
+            index.public_keys.extend(keys)
+            st.put_recommendation_index(index)
 
     # -- trading ---------------------------------------------------------------------------
     def _place_order(self, st: MarketState, signer: str, m: pb.PlaceOrder):
         st.prefetch([
             addr.config_address(), addr.participant_address(signer), addr.role_address(signer, m.day),
-            addr.wallet_address(signer), addr.penalties_address(m.day),
-            addr.book_address(m.day, m.hour),
+            *([addr.wallet_address(signer)] if m.side == pb.BUY else []), addr.penalties_address(m.day),
+            addr.book_address(m.day, m.hour), rep.config_address(), rep.score_address(signer), rep.pool_address(),
         ])
         config = _require_config(st)
         _require_approved(st, signer)
@@ -142,27 +151,32 @@ class MarketHandler(SawgridHandler):
         book = st.book(m.day, m.hour) or pb.Book(day=m.day, hour=m.hour, next_seq=1)
         if book.closed:
             raise invalid("place_order.hour", f"hour {m.day}/{m.hour} is closed")
+        settings = st.reputation_settings()
+        record = st.score(signer)
+        refused = eligibility.refusal(record, settings, m.day)
+        if refused is not None:
+            raise invalid("signer", refused)
+        score = eligibility.score_of(record, settings)
         penalties = st.penalties(m.day)
-        trade = _Trade(st, book, config)
+        trade = _Trade(st, book, config, settings, st.pool())
 
         order = pb.Order(id=trade.next_id(), owner=signer, side=m.side, price=m.price, energy=m.energy,
-                         remaining=m.energy, seq=book.next_seq - 1, grid_fallback=m.grid_fallback)
+                         remaining=m.energy, seq=book.next_seq - 1, grid_fallback=m.grid_fallback,
+                         owner_score=score, min_counterparty_score=m.min_counterparty_score)
         if m.side == pb.BUY:
             order.penalty = penalties.multipliers[m.hour] if penalties else u.NO_PENALTY
             order.wire_fee = config.wire_fee
-            trade.lock(order)
+            trade.lock(order, m.on_credit, score)
 
-        fills = matching.match(book, order)
-        st.prefetch(addr.wallet_address(pk) for pk in {f.resting.owner for f in fills} | {config.system_operator})
-        for fill in fills:
-            buy, sell = (order, fill.resting) if m.side == pb.BUY else (fill.resting, order)
-            trade.settle(buy, sell, fill.energy, fill.price, grid=False)
-            if buy is fill.resting:  # its snapshot's remaining is as of this fill
-                trade.trim(buy)
-                _sync_resting(book, buy)  # a partly filled resting order keeps a smaller lock
+        for fill in matching.match(book, order):
+            if m.side == pb.BUY:
+                trade.settle(order, fill.resting, fill.energy, fill.price, grid=False)
+            else:  # the resting order's snapshot: its remaining is as of this fill
+                trade.settle(fill.resting, order, fill.energy, fill.price, grid=False, resting_buy=True)
+                _sync_resting(book, fill.resting)  # a partly filled resting order keeps a smaller lock
 
         if m.side == pb.BUY:
-            trade.trim(order)  # after all its fills: only what the remainder can cost stays locked
+            trade.trim(order)  # after all its fills: only what the remainder can cost stays held
         if order.remaining:
             side = book.offers if m.side == pb.SELL else book.orders
             if len(side) >= u.MAX_BOOK_ORDERS:
@@ -189,7 +203,7 @@ class MarketHandler(SawgridHandler):
         del side[index]
         if order.side == pb.BUY:
             wallet = st.wallet_or_new(signer)
-            _unlock(wallet, order.locked)
+            _release(wallet, order, order.locked)
             st.put_wallet(wallet)
         st.put_book(book)
 
@@ -199,7 +213,7 @@ class MarketHandler(SawgridHandler):
         if book.closed:
             raise invalid("close_hour", f"hour {m.day}/{m.hour} is already closed")
         grid = st.grid_prices(m.day)
-        st.prefetch(addr.wallet_address(o.owner) for o in [*book.orders, *book.offers])
+        st.prefetch(addr.wallet_address(pk) for pk in sorted({o.owner for o in [*book.orders, *book.offers]}))
         trade = _Trade(st, book, config)
         expired = 0
         # gate closure: grid-fallback remainders trade with the system operator, the rest expires
@@ -252,9 +266,21 @@ def _make_approved(st: MarketState, public_key: str, name: str) -> None:
     st.put_wallet(st.wallet_or_new(public_key))
 
 
-def _unlock(wallet: pb.Wallet, amount: int) -> None:
-    wallet.locked -= amount
-    wallet.balance += amount
+def _split(order: pb.Order, amount: int) -> tuple[int, int]:
+    """(money, credit): `amount` of a BUY order's lock, its credit part first."""
+    credit = min(amount, order.credit)
+    return amount - credit, credit
+
+
+def _release(wallet: pb.Wallet, order: pb.Order, amount: int) -> None:
+    """Return `amount` of a BUY order's lock to its owner: money to the balance,
+    credit to the credit line."""
+    money, credit = _split(order, amount)
+    wallet.locked -= money
+    wallet.balance += money
+    wallet.credit_used -= credit
+    order.locked -= amount
+    order.credit -= credit
 
 
 def _sync_resting(book: pb.Book, snapshot: pb.Order) -> None:
@@ -263,6 +289,7 @@ def _sync_resting(book: pb.Book, snapshot: pb.Order) -> None:
     if found is not None:
         side, index = found
         side[index].locked = snapshot.locked
+        side[index].credit = snapshot.credit
 
 
 class _Outcome:
@@ -272,13 +299,22 @@ class _Outcome:
 
 
 class _Trade(_Outcome):
-    """Money and contracts of one place_order: wallets move, contracts accrue."""
+    """Locks, escrows and contracts of one place_order or close_hour.
 
-    def __init__(self, st: MarketState, book: pb.Book, config: pb.Config) -> None:
+    No money moves between wallets: a BUY order's lock (held in its owner's
+    `locked`, or against its credit line) becomes, fill by fill, the escrow (or
+    the credit) of the contracts it buys; settlement (sawgrid-reputation)
+    releases it later. Only the system operator buying at the grid price moves
+    money, from its own balance into its own `locked`."""
+
+    def __init__(self, st: MarketState, book: pb.Book, config: pb.Config,
+                 settings: rpb.Settings | None = None, pool: rpb.Pool | None = None) -> None:
         super().__init__()
         self.st = st
         self.book = book
         self.operator = config.system_operator
+        self.settings = settings
+        self.snapshot = list(pool.snapshot) if pool is not None else []
         self.contracts: list[pb.Contract] = []
         self.wallets: dict[str, pb.Wallet] = {}
 
@@ -292,44 +328,75 @@ class _Trade(_Outcome):
             self.wallets[public_key] = self.st.wallet_or_new(public_key)
         return self.wallets[public_key]
 
-    def lock(self, order: pb.Order) -> None:
-        """Hold the worst-case cost of a BUY order; refuse it if the balance is short."""
+    def lock(self, order: pb.Order, on_credit: bool, score: int) -> None:
+        """Hold the worst-case cost of a BUY order, out of the balance or (on
+        credit) against the credit line; refuse it if that is short."""
         *_, total = u.trade_amounts(order.energy, order.price, order.penalty, order.wire_fee)
         wallet = self.wallet(order.owner)
-        if wallet.balance < total:
-            raise InvalidTransaction(
-                f"wallet: insufficient funds: the order needs {total} µEUR locked, {wallet.balance} µEUR available")
-        wallet.balance -= total
-        wallet.locked += total
+        if on_credit:
+            settings = self.settings
+            if not eligibility.may_buy_on_credit(score, settings):
+                raise invalid("place_order.on_credit",
+                              f"buying on credit needs a Q-score of {settings.credit_score} ppm, yours is {score} ppm")
+            free = max(0, settings.credit_limit - wallet.credit_used)
+            if total > free:
+                raise invalid("place_order.on_credit",
+                              f"the order needs {total} µEUR of credit, {free} µEUR of the "
+                              f"{settings.credit_limit} µEUR credit line is free")
+            wallet.credit_used += total
+            order.credit = total
+        else:
+            if wallet.balance < total:
+                raise InvalidTransaction(
+                    f"wallet: insufficient funds: the order needs {total} µEUR locked, {wallet.balance} µEUR available")
+            wallet.balance -= total
+            wallet.locked += total
         order.locked = total
 
     def trim(self, order: pb.Order) -> None:
         """Keep a BUY order's lock at exactly what its remainder can still cost
-        (at its limit price); return the rest. Fills at or below the limit
-        always leave at least that much locked (see units.trade_amounts)."""
+        (at its limit price); return the rest to its owner. Fills at or below
+        the limit always leave at least that much (see units.trade_amounts)."""
         *_, needed = u.trade_amounts(order.remaining, order.price, order.penalty, order.wire_fee)
-        _unlock(self.wallet(order.owner), order.locked - needed)
-        order.locked = needed
+        _release(self.wallet(order.owner), order, order.locked - needed)
 
     def settle(self, buy: pb.Order, sell: pb.Order, energy: int, price: int, grid: bool,
-               seller: str | None = None, buyer: str | None = None) -> pb.Contract:
-        """Move the money of one trade and record its contract."""
+               seller: str | None = None, buyer: str | None = None, resting_buy: bool = False) -> pb.Contract:
+        """Record one trade as a PREPARED contract, its buyer's money in escrow.
+
+        The escrow (or credit) comes out of the buy order's lock: the trade's
+        total; for a resting BUY order filled by an arriving SELL, everything
+        its remainder no longer needs (the total plus the few µEUR of rounding
+        the lock for the whole held beyond the sum of its parts), since its
+        owner's wallet is not part of the transaction. Settlement refunds what
+        the escrow holds beyond the payout."""
         penalty = buy.penalty if buy.side == pb.BUY and buy.owner else u.NO_PENALTY
         fee_rate = 0 if grid else buy.wire_fee
         base, surcharge, fee, total = u.trade_amounts(energy, price, penalty, fee_rate)
         buyer = buyer or buy.owner
         seller = seller or sell.owner
-        if buyer == self.operator and not buy.owner:  # the operator buys from the grid side
-            self.wallet(buyer).balance -= total
+        if buyer == self.operator and not buy.owner:  # the operator buys at the grid price: its own escrow
+            wallet = self.wallet(buyer)
+            wallet.balance -= total
+            wallet.locked += total
+            escrow, credit = total, 0
         else:
-            buy.locked -= total
-            self.wallet(buyer).locked -= total
-        self.wallet(seller).balance += base
-        self.wallet(self.operator).balance += surcharge + fee
+            take = total
+            if resting_buy:
+                *_, needed = u.trade_amounts(buy.remaining, buy.price, buy.penalty, buy.wire_fee)
+                take = buy.locked - needed
+            escrow, credit = _split(buy, take)
+            buy.locked -= take
+            buy.credit -= credit
+        contract_id = self.next_id()
+        drawn = cluster.EMPTY if grid else cluster.draw(
+            self.snapshot, contract_id, seller, buyer, self.settings.min_score, self.settings.cluster_size)
         contract = pb.Contract(
-            id=self.next_id(), day=self.book.day, hour=self.book.hour, seller=seller, buyer=buyer,
+            id=contract_id, day=self.book.day, hour=self.book.hour, seller=seller, buyer=buyer,
             energy=energy, price=price, penalty=penalty, base=base, surcharge=surcharge, wire_fee=fee,
             total=total, grid=grid, buy_order=buy.id, sell_order=sell.id,
+            stage=pb.PREPARED, cluster=drawn.cluster, leader=drawn.leader, escrow=escrow, credit=credit,
+            quorum=drawn.quorum,
         )
         self.contracts.append(contract)
         return contract
@@ -356,11 +423,28 @@ class _Trade(_Outcome):
             self.settle(pb.Order(side=pb.BUY), order, energy, price, grid=True, buyer=self.operator)
 
     def write(self) -> None:
+        """Wallets, contracts, the hour's index and the parties' positions; one
+        contract event each."""
         for wallet in self.wallets.values():
             self.st.put_wallet(wallet)
+        if not self.contracts:
+            return
+        day, hour = self.book.day, self.book.hour
+        parties = sorted({pk for c in self.contracts for pk in (c.seller, c.buyer)})
+        self.st.prefetch([addr.hour_index_address(day, hour),
+                          *(addr.position_address(day, hour, pk) for pk in parties)])
+        index = self.st.hour_index(day, hour)
         for contract in self.contracts:
             self.st.put_contract(contract)
+            index.contracts.append(contract.id)
+            sold = self.st.position(day, hour, contract.seller)
+            sold.sold.append(contract.id)
+            bought = self.st.position(day, hour, contract.buyer)
+            bought.bought.append(contract.id)
+            self.st.put_position(sold)
+            self.st.put_position(bought)
             self.events.append((CONTRACT_EVENT, [
                 ("id", contract.id), ("buyer", contract.buyer), ("seller", contract.seller),
                 ("day", str(contract.day)), ("hour", str(contract.hour)),
             ], contract.SerializeToString(deterministic=True)))
+        self.st.put_hour_index(index)

@@ -6,7 +6,8 @@ turns the fills into contracts and wallet movements.
 * offers (SELL) rest ascending by (price, seq): the cheapest, then oldest, first;
 * orders (BUY) rest descending by price, then ascending seq.
 An arriving order trades against the head of the opposite side while the
-prices cross, at the resting entry's price, skipping its owner's own entries.
+prices cross, at the resting entry's price, skipping its owner's own entries
+and entries the two owners' Q-scores rule out (`acceptable`).
 """
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ def crosses(incoming: pb.Order, resting: pb.Order) -> bool:
     return resting.price >= incoming.price
 
 
+def acceptable(incoming: pb.Order, resting: pb.Order) -> bool:
+    """Whether the two owners may trade: not the same owner, and each one's
+    Q-score (as recorded on its order when placed) at least the other's
+    `min_counterparty_score`."""
+    return (resting.owner != incoming.owner
+            and resting.owner_score >= incoming.min_counterparty_score
+            and incoming.owner_score >= resting.min_counterparty_score)
+
+
 def match(book: pb.Book, incoming: pb.Order) -> list[Fill]:
     """Trade `incoming` against the book. Mutates both: `incoming.remaining`
     and the resting entries' `remaining` go down; fully filled resting entries
@@ -39,7 +49,7 @@ def match(book: pb.Book, incoming: pb.Order) -> list[Fill]:
         resting = side[index]
         if not crosses(incoming, resting):
             break
-        if resting.owner == incoming.owner:  # never trade with yourself
+        if not acceptable(incoming, resting):  # yourself, or a Q-score either side refuses
             index += 1
             continue
         energy = min(incoming.remaining, resting.remaining)

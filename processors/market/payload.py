@@ -86,6 +86,9 @@ def _check_place_order(m: pb.PlaceOrder) -> None:
     check_hour("place_order.hour", m.hour)
     check_range("place_order.energy", m.energy, 1, u.MAX_ENERGY_WH, "Wh")
     check_range("place_order.price", m.price, 1, u.MAX_PRICE, "µEUR/kWh")
+    if m.on_credit and m.side != pb.BUY:
+        raise invalid("place_order.on_credit", "only a BUY order can be on credit")
+    check_range("place_order.min_counterparty_score", m.min_counterparty_score, 0, u.MAX_SCORE, "ppm")
 
 
 def _check_cancel(m: pb.Cancel) -> None:

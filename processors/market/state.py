@@ -13,7 +13,10 @@ from google.protobuf.message import DecodeError, Message
 from sawtooth_sdk.processor.exceptions import InternalError
 
 from sawgrid.processors.market import addresses as addr
+from sawgrid.processors.reputation import addresses as rep
+from sawgrid.processors.reputation.settings import DEFAULTS as REPUTATION_DEFAULTS
 from sawgrid.protos import market_pb2 as pb
+from sawgrid.protos import reputation_pb2 as rpb
 
 M = TypeVar("M", bound=Message)
 
@@ -85,6 +88,36 @@ class MarketState:
     def book(self, day: int, hour: int) -> pb.Book | None:
         return self._read(addr.book_address(day, hour), pb.Book)
 
+    def _read_or_new(self, address: str, message: M) -> M:
+        """The record at `address`, or `message` as its empty first version; later
+        reads in this transaction see (and may mutate) the same object."""
+        found = self._read(address, type(message))
+        if found is None:
+            self._dirty[address] = found = message
+        return found
+
+    def hour_index(self, day: int, hour: int) -> pb.HourIndex:
+        return self._read_or_new(addr.hour_index_address(day, hour), pb.HourIndex(day=day, hour=hour))
+
+    def position(self, day: int, hour: int, public_key: str) -> pb.Position:
+        return self._read_or_new(addr.position_address(day, hour, public_key),
+                                 pb.Position(public_key=public_key, day=day, hour=hour))
+
+    def recommendation_index(self, day: int) -> pb.RecommendationIndex:
+        return self._read_or_new(addr.recommendation_index_address(day), pb.RecommendationIndex(day=day))
+
+    # -- the reputation family's records (read only) -----------------------------------
+    def reputation_settings(self) -> rpb.Settings:
+        """The on-chain reputation Settings, or their DEFAULTS on a chain without them."""
+        config = self._read(rep.config_address(), rpb.Config)
+        return config.settings if config is not None and config.HasField("settings") else REPUTATION_DEFAULTS
+
+    def score(self, public_key: str) -> rpb.Score | None:
+        return self._read(rep.score_address(public_key), rpb.Score)
+
+    def pool(self) -> rpb.Pool:
+        return self._read(rep.pool_address(), rpb.Pool) or rpb.Pool()
+
     # -- writes ----------------------------------------------------------------------
     def put_config(self, config: pb.Config) -> None:
         self.put(addr.config_address(), config)
@@ -112,3 +145,12 @@ class MarketState:
 
     def put_contract(self, contract: pb.Contract) -> None:
         self.put(addr.contract_address(contract.day, contract.hour, contract.id), contract)
+
+    def put_hour_index(self, index: pb.HourIndex) -> None:
+        self.put(addr.hour_index_address(index.day, index.hour), index)
+
+    def put_position(self, position: pb.Position) -> None:
+        self.put(addr.position_address(position.day, position.hour, position.public_key), position)
+
+    def put_recommendation_index(self, index: pb.RecommendationIndex) -> None:
+        self.put(addr.recommendation_index_address(index.day), index)

@@ -25,6 +25,7 @@ MAX_DAY = 2_932_896             # 9999-12-31
 MAX_BOOK_ORDERS = 5_000         # resting entries per side of one hour's book
 MAX_NAME_LENGTH = 64
 MAX_RECOMMENDATIONS = 1_000     # per transaction
+MAX_SCORE = 10**12              # ppm, a Q-score bound for min_counterparty_score (1,000,000.0)
 
 EPOCH = _dt.date(1970, 1, 1)
 

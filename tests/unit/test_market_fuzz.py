@@ -13,7 +13,9 @@ orders in hours 0 and 1), every generated transaction must
 
 Transactions declare either the inputs/outputs `addresses.access()` derives
 (so a handler reaching outside them shows up as an AuthorizationException
-escaping `apply`) or the whole namespace (so nothing hides an unwanted write).
+escaping `apply`) or the whole of the market's and the reputation family's
+namespaces (orders read the reputation records; so nothing hides an unwanted
+write, and a write outside the market's namespace fails the test).
 The example budgets keep the module at roughly 15-20 s.
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sawgrid.processors.inprocess import InProcessContext, InProcessLedger, unsi
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.addresses import MARKET, WALLET, access
 from sawgrid.processors.market.handler import MarketHandler
+from sawgrid.processors.reputation.addresses import REPUTATION
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos.sawtooth import TransactionHeader, processor_pb2
 from budget import examples
@@ -57,7 +60,7 @@ def payload(action: str, **fields) -> pb.MarketPayload:
 
 def market_txn(raw: bytes, signer: str, io: str = "access"):
     """A transaction for `raw`; io='access' derives inputs/outputs like a client, 'namespace' grants all."""
-    inputs = outputs = [MARKET.namespace]
+    inputs = outputs = [MARKET.namespace, REPUTATION.namespace]
     if io == "access":
         try:
             inputs, outputs = access(pb.MarketPayload.FromString(raw), signer)
@@ -283,6 +286,7 @@ def check(raw: bytes, signer: str, io: str) -> None:
         assert ledger.state == BASE_STATE, f"invalid transaction changed state: {_describe(raw)}"
     else:
         assert result.writes == context.writes
+        assert all(a.startswith(MARKET.namespace) for a in result.writes), "the market wrote outside its namespace"
         parsed = pb.MarketPayload.FromString(raw)
         minted = parsed.fund.amount if parsed.WhichOneof("action") == "fund" else 0
         assert money(ledger.state) == BASE_MONEY + minted, f"money not conserved by {_describe(raw)}"

@@ -1,5 +1,9 @@
 """sawgrid-market handler rules, on the in-process ledger (the same handler a
-validator drives; inputs/outputs enforced like devnet)."""
+validator drives; inputs/outputs enforced like devnet).
+
+The reputation family's records the market reads (Config, Score, Pool) are
+written straight into the ledger's state here, as the reputation handler
+would leave them."""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +14,10 @@ from sawgrid.processors.inprocess import InProcessLedger
 from sawgrid.processors.market import addresses as addr
 from sawgrid.processors.market.handler import MarketHandler
 from sawgrid.processors.market.units import trade_amounts
+from sawgrid.processors.reputation import addresses as rep
+from sawgrid.processors.reputation.settings import DEFAULTS, PPM
 from sawgrid.protos import market_pb2 as pb
+from sawgrid.protos import reputation_pb2 as rpb
 
 DAY, HOUR = 20_000, 7
 FEE = 10_000  # µEUR/kWh
@@ -65,11 +72,35 @@ class Market:
         return self.read(addr.book_address(day, hour), pb.Book)
 
     def contracts(self) -> list[pb.Contract]:
-        return [pb.Contract.FromString(v) for v in self.ledger.items(addr.contracts_prefix()).values()]
+        """Every contract, in creation order."""
+        found = [pb.Contract.FromString(v) for v in self.ledger.items(addr.contracts_prefix()).values()]
+        return sorted(found, key=lambda c: addr.parse_order_id(c.id))
 
-    def order(self, signer, side, kwh_wh: int, price: int, hour=HOUR, grid=False) -> str:
-        result = self.ok(signer, m.place_order(side, DAY, hour, kwh_wh, price, grid))
+    def order(self, signer, side, kwh_wh: int, price: int, hour=HOUR, grid=False, **options) -> str:
+        result = self.ok(signer, m.place_order(side, DAY, hour, kwh_wh, price, grid, **options))
         return result.receipt_data[0].decode()
+
+    # -- the reputation family's records, as its handler would write them ----------
+    def put_score(self, signer_or_pk, score: int, first_day: int = 0, settled: int = 0, faults: int = 0) -> None:
+        pk = signer_or_pk if isinstance(signer_or_pk, str) else self.pk(signer_or_pk)
+        self.ledger.state[rep.score_address(pk)] = rpb.Score(
+            public_key=pk, score=score, first_day=first_day, settled=settled, faults=faults).SerializeToString()
+
+    def put_pool(self, entries: dict[str, int]) -> None:
+        snapshot = [rpb.PoolEntry(public_key=k, score=v) for k, v in sorted(entries.items(), key=lambda e: (-e[1], e[0]))]
+        self.ledger.state[rep.pool_address()] = rpb.Pool(volunteers=sorted(entries), snapshot=snapshot).SerializeToString()
+
+    def put_settings(self, **changes) -> rpb.Settings:
+        settings = rpb.Settings()
+        settings.CopyFrom(DEFAULTS)
+        for name, value in changes.items():
+            setattr(settings, name, value)
+        self.ledger.state[rep.config_address()] = rpb.Config(settings=settings).SerializeToString()
+        return settings
+
+    def position(self, signer_or_pk, hour=HOUR) -> pb.Position | None:
+        pk = signer_or_pk if isinstance(signer_or_pk, str) else self.pk(signer_or_pk)
+        return self.read(addr.position_address(DAY, hour, pk), pb.Position)
 
 
 @pytest.fixture
@@ -93,7 +124,7 @@ def test_registration_needs_approval_before_trading(mk):
     mk.fails(alice, m.register("again"), "already registered")
 
 
-def test_a_trade_moves_money_exactly(mk):
+def test_a_trade_puts_the_buyers_money_in_escrow(mk):
     alice, bob = mk.participant("alice"), mk.participant("bob", funds=0)
     offer = mk.order(bob, pb.SELL, 2000, 200_000)
     mk.order(alice, pb.BUY, 1500, 250_000)
@@ -102,9 +133,11 @@ def test_a_trade_moves_money_exactly(mk):
     assert (contract.energy, contract.price, contract.base, contract.wire_fee, contract.total) == \
         (1500, 200_000, base, fee, total)
     assert contract.seller == mk.pk(bob) and contract.buyer == mk.pk(alice) and contract.sell_order == offer
-    assert mk.wallet(alice).balance == 10_000_000 - total and mk.wallet(alice).locked == 0
-    assert mk.wallet(bob).balance == base
-    assert mk.wallet(mk.op).balance == fee + surcharge
+    assert (contract.stage, contract.escrow, contract.credit) == (pb.PREPARED, total, 0)
+    # the buyer's money stays in its own wallet, held for the contract; nothing reaches the seller yet
+    assert (mk.wallet(alice).balance, mk.wallet(alice).locked) == (10_000_000 - total, total)
+    assert (mk.wallet(bob).balance, mk.wallet(bob).locked) == (0, 0)
+    assert (mk.wallet(mk.op).balance, mk.wallet(mk.op).locked) == (0, 0)
     (rest,) = mk.book().offers
     assert rest.id == offer and rest.remaining == 500
 
@@ -131,7 +164,26 @@ def test_arriving_offer_trades_at_the_order_limit_and_trims_locks(mk):
     assert contract.price == 250_000 and contract.buy_order == buy
     (resting,) = mk.book().orders
     *_, needed = trade_amounts(2000, 250_000, 1000, FEE)
-    assert resting.remaining == 2000 and resting.locked == needed == mk.wallet(alice).locked
+    assert resting.remaining == 2000 and resting.locked == needed
+    # alice's wallet is not part of bob's transaction: what her remainder no longer needs
+    # (the trade's total and any rounding the whole lock held) is the contract's escrow
+    assert contract.escrow == lock - needed >= contract.total
+    assert mk.wallet(alice).locked == lock == resting.locked + contract.escrow
+
+
+def test_rounding_a_resting_lock_held_goes_into_the_escrow(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    mk.ok(mk.op, m.set_penalties(DAY, [1000] * HOUR + [1333] + [1000] * (23 - HOUR)))
+    mk.order(alice, pb.BUY, 3, 333_333)          # every part of its cost rounds
+    for _ in range(3):
+        mk.order(bob, pb.SELL, 1, 1)               # three fills of 1 Wh at alice's limit
+    *_, lock = trade_amounts(3, 333_333, 1333, FEE)
+    *_, one = trade_amounts(1, 333_333, 1333, FEE)
+    contracts = mk.contracts()
+    assert [c.total for c in contracts] == [one] * 3 and 3 * one < lock
+    assert sum(c.escrow for c in contracts) == lock and all(c.escrow >= c.total for c in contracts)
+    assert any(c.escrow > c.total for c in contracts)  # each fill trims the order to what its remainder needs
+    assert mk.book().orders == [] and mk.wallet(alice).locked == lock
 
 
 def test_no_trade_with_yourself(mk):
@@ -157,8 +209,13 @@ def test_grid_fallback_settles_with_the_operator_at_gate_closure(mk):
     ]  # alice's cheap order and carol's dear offer are outside the grid price: they expire
     closed = [e for e in result.events if e.event_type == "sawgrid-market/hour-closed"][0]
     assert {a.key: a.value for a in closed.attributes}["expired"] == "2"
-    assert mk.wallet(alice).locked == 0
-    assert mk.wallet(bob).balance == trade_amounts(1500, 350_000, 1000, 0)[0] + trade_amounts(500, 100_000, 1000, 0)[0]
+    (p2p,) = [c for c in mk.contracts() if not c.grid]
+    assert mk.wallet(alice).locked == p2p.escrow                      # her expired order's lock returned
+    assert (mk.wallet(bob).balance, mk.wallet(bob).locked) == (0, 0)  # paid at settlement, not now
+    (bought,) = grid
+    base = trade_amounts(500, 100_000, 1000, 0)[0]
+    assert (bought.escrow, bought.total, list(bought.cluster), bought.quorum) == (base, base, [], 0)
+    assert (mk.wallet(mk.op).balance, mk.wallet(mk.op).locked) == (5_000_000 - base, base)  # the operator's escrow
     assert too_cheap not in {c.buy_order for c in mk.contracts()}
 
 
@@ -170,11 +227,11 @@ def test_grid_fallback_buy_at_closure_pays_grid_price_and_penalty(mk):
     mk.ok(mk.op, m.close_hour(DAY, HOUR))
     (c,) = mk.contracts()
     base, surcharge, _, total = trade_amounts(1000, 300_000, 1200, 0)
-    assert (c.seller, c.price, c.penalty, c.total) == (mk.pk(mk.op), 300_000, 1200, total)
-    assert mk.wallet(alice).balance == 10_000_000 - total and mk.wallet(alice).locked == 0
+    assert (c.seller, c.price, c.penalty, c.total, c.escrow) == (mk.pk(mk.op), 300_000, 1200, total, total)
+    assert (mk.wallet(alice).balance, mk.wallet(alice).locked) == (10_000_000 - total, total)
 
 
-def test_penalty_surcharge_goes_to_the_system_operator(mk):
+def test_penalty_surcharge_is_part_of_the_escrow(mk):
     alice, bob = mk.participant("alice"), mk.participant("bob")
     mk.ok(mk.op, m.set_penalties(DAY, [1000] * HOUR + [1500] + [1000] * (23 - HOUR)))
     op_before = mk.wallet(mk.op).balance
@@ -183,7 +240,8 @@ def test_penalty_surcharge_goes_to_the_system_operator(mk):
     (contract,) = mk.contracts()
     base, surcharge, fee, total = trade_amounts(1000, 200_000, 1500, FEE)
     assert (contract.penalty, contract.surcharge, contract.total) == (1500, surcharge, total) and surcharge == base // 2
-    assert mk.wallet(mk.op).balance - op_before == surcharge + fee
+    assert contract.escrow == total                      # the surcharge is paid out at settlement
+    assert mk.wallet(mk.op).balance == op_before
 
 
 def test_penalties_are_written_once_per_day(mk):
