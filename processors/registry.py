@@ -102,10 +102,12 @@ def _load(path: str):
 def _families() -> tuple[FamilySpec, ...]:
     # Imported here so that a family's addresses module may itself use the
     # registry's types without a cycle.
+    from sawgrid.processors.archive import addresses as archive
     from sawgrid.processors.block_info import addresses as block_info
     from sawgrid.processors.kv.addresses import KV, KV_ENTRY
     from sawgrid.processors.market import addresses as market
     from sawgrid.processors.reputation import addresses as reputation
+    from sawgrid.protos import archive_pb2 as apb
     from sawgrid.protos import block_info_pb2 as bpb
     from sawgrid.protos import market_pb2 as pb
     from sawgrid.protos import reputation_pb2 as rpb
@@ -146,6 +148,14 @@ def _families() -> tuple[FamilySpec, ...]:
             )),
             genesis="sawgrid.processors.reputation.genesis:genesis_steps",
             cli="sawgrid.clients.cli.reputation",
+        ),
+        FamilySpec(
+            short="archive", family=archive.ARCHIVE, handler="sawgrid.processors.archive.handler:ArchiveHandler",
+            records=(RecordKind(archive.CONFIG, "config", apb.Config),
+                     RecordKind(archive.HEAD, "head", apb.ArchiveHead),
+                     RecordKind(archive.DAY, "day", apb.DayArchive)),
+            genesis="sawgrid.processors.archive.genesis:genesis_steps",
+            cli="sawgrid.clients.cli.archive",
         ),
         # Sawtooth's own family (namespace 00b10c): the chain's clock, written
         # by the BlockInfo transaction a validator injects first in each block.
