@@ -28,6 +28,12 @@ What becomes of a batch:
   so the families' setup batches of a devnet started without processors
   still commit when a processor comes.
 
+BlockInfo (`block_info`, see `devnet.block_info`): like a Sawtooth validator
+with the block_info batch injector, each block may start with a batch the
+publisher makes itself, describing the previous block with the wall clock's
+time; it runs before the block's other batches and is committed only with
+at least one of them. A submitted block_info transaction is then INVALID.
+
 Limits at submission (each a keyword of `Ledger`, see README.md "Limits"):
 at most `max_batch_transactions` transactions per batch (checked before any
 signature is verified), `max_queue` pending batches in all and
@@ -41,10 +47,11 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from sawtooth_signing import Signer
 
+from sawgrid.devnet import block_info as bi
 from sawgrid.devnet import executor as ex
 from sawgrid.devnet import scheduler
 from sawgrid.devnet.events import EventHub, NULL_BLOCK_ID
@@ -106,6 +113,7 @@ class _Pending:
     blocked_since: float | None = None  # blocked, processors connected, since (monotonic)
     reason: str = ""  # why it last stayed PENDING (logged when it changes)
     checked: tuple | None = None  # (epoch, registered) at which it was last found blocked
+    block_info_txn: str | None = None  # its first block_info transaction (the validator's to inject)
 
     @property
     def id(self) -> str:
@@ -135,7 +143,11 @@ class Ledger:
         max_batch_transactions: int = MAX_BATCH_TRANSACTIONS,
         max_pending_per_signer: int = MAX_PENDING_PER_SIGNER,
         unrunnable_timeout: float = UNRUNNABLE_TIMEOUT,
+        block_info: str = bi.AUTO,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if block_info not in bi.MODES:
+            raise ValueError(f"block_info must be one of {', '.join(bi.MODES)}, got {block_info!r}")
         self._store = store
         self._trie = MerkleTrie(store)
         self._executor = executor
@@ -149,6 +161,9 @@ class Ledger:
         self.max_batch_transactions = max_batch_transactions
         self.max_pending_per_signer = max_pending_per_signer
         self.unrunnable_timeout = unrunnable_timeout
+        self.block_info = block_info
+        self._clock = clock  # the injected BlockInfo's timestamp (seconds since 1970)
+        self._block_info_note = ""  # why the last block could not get its BlockInfo (logged when it changes)
         self._pool = concurrent.futures.ThreadPoolExecutor(parallelism, thread_name_prefix="devnet-exec")
         self._cond = threading.Condition()
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
@@ -336,18 +351,42 @@ class Ledger:
     def publish_block(self) -> bool:
         """Build and commit one block from the queue. False when nothing could run."""
         registered = self._executor.registered_families()
+        parent_root = self._head_root
+        injection = bi.NONE
+        if self._head is not None:
+            injection = bi.decide(self.block_info, registered,
+                                  lambda: self._trie.get(parent_root, bi.CONFIG_ADDRESS) is not None)
+        if injection == bi.WAIT:
+            self._note_block_info("no block_info processor is registered; blocks wait for it "
+                                  "(each must start with its BlockInfo)")
+            return False
         with self._cond:
             candidates, invalid = self._select(time.monotonic(), registered)
         if self._faults is not None:
             candidates = self._inject_invalid(candidates)
         runnable, depends_on = _in_block_order(candidates)
-        parent_root = self._head_root
         block_writes: dict[str, bytes | None] = {}
 
         def read_below(address: str) -> bytes | None:
             if address in block_writes:
                 return block_writes[address]
             return self._trie.get(parent_root, address)
+
+        injected: list[Batch] = []
+        injected_receipts: list[TransactionReceipt] = []
+        if injection == bi.INJECT and runnable:
+            batch = bi.block_info_batch(self._signer, self._head, int(self._clock()))
+            headers = [TransactionHeader.FromString(t.header) for t in batch.transactions]
+            outcome = self._executor.execute_batch(batch, headers, read_below)
+            if outcome.status != ex.VALID:
+                why = outcome.invalid.message if outcome.invalid is not None else outcome.reason
+                self._note_block_info(f"the injected BlockInfo batch is {outcome.status} ({why}); "
+                                      f"no block until it is valid")
+                runnable, depends_on = [], []
+            else:
+                self._note_block_info("")
+                injected, injected_receipts = [batch], outcome.receipts
+                block_writes.update(outcome.writes)
 
         outcomes = scheduler.run_block(
             [(entry.batch, entry.headers) for entry in runnable],
@@ -374,7 +413,7 @@ class Ledger:
                 _note_pending(entry, outcome.reason)
 
         if included:
-            self._commit(included, receipts, block_writes)
+            self._commit(injected + included, injected_receipts + receipts, block_writes)
         with self._cond:
             for batch in included:
                 self._forget(batch.header_signature, committed=True)
@@ -387,6 +426,12 @@ class Ledger:
                 self._epoch += 1
             self._cond.notify_all()
         return bool(included or invalid)
+
+    def _note_block_info(self, why: str) -> None:
+        if why != self._block_info_note:
+            self._block_info_note = why
+            if why:
+                LOG.warning("block_info: %s", why)
 
     def commit_empty_genesis(self) -> None:
         """Block 0 with no batches, on a chain that has none yet."""
@@ -437,6 +482,8 @@ class Ledger:
         """None: it can run now. InvalidTxn: it never can. (transaction id, why): blocked."""
         if entry.doomed is not None:
             return entry.doomed
+        if entry.block_info_txn is not None and bi.refuses_submitted(self.block_info):
+            return InvalidTxn(entry.block_info_txn, bi.REFUSED_MESSAGE)
         if not entry.families <= registered:
             for txn, header in zip(entry.batch.transactions, entry.headers):
                 if (header.family_name, header.family_version) not in registered:
@@ -557,8 +604,10 @@ def _entry(batch: Batch, headers: list[TransactionHeader], committed: set[str]) 
             elif dep not in committed:
                 deps.setdefault(dep, tid)
     families = frozenset((h.family_name, h.family_version) for h in headers)
+    block_info_txn = next((tid for tid, h in zip(ids, headers) if h.family_name == bi.FAMILY_NAME), None)
     # check_batch has made sure every transaction's batcher key is the batch signer's key
-    return _Pending(batch, headers, headers[0].batcher_public_key, families, deps, doomed)
+    return _Pending(batch, headers, headers[0].batcher_public_key, families, deps, doomed,
+                    block_info_txn=block_info_txn)
 
 
 def _in_block_order(candidates: list[_Pending]) -> tuple[list[_Pending], list[list[int]]]:

@@ -95,7 +95,9 @@ class DevnetConfig:
 
     `validator` signs the blocks; `setup_steps` are queued while their effect
     is missing (see devnet/genesis.py); `processor_command`, when given, is
-    started as a child process and restarted if it dies.
+    started as a child process and restarted if it dies; `block_info` is when
+    blocks start with an injected BlockInfo: "auto", "on" or "off" (see
+    devnet/block_info.py).
     """
 
     data_dir: Path
@@ -109,6 +111,7 @@ class DevnetConfig:
     block_interval: float = 0.02
     max_queue: int = 10_000
     faults: Faults | None = None  # tests only: misbehave like a loaded validator (devnet/faults.py)
+    block_info: str = "auto"  # BlockInfo injection (devnet/block_info.py)
 
 
 class Devnet:
@@ -147,7 +150,7 @@ class Devnet:
         self.ledger = Ledger(
             self.store, self.executor, cfg.validator, self.events,
             max_batches=cfg.max_batches, max_queue=cfg.max_queue, block_interval=cfg.block_interval,
-            faults=cfg.faults,
+            faults=cfg.faults, block_info=cfg.block_info,
         )
         self.component.start()
         self.rest = RestApi(self.ledger, cfg.rest_host, cfg.rest_port, faults=cfg.faults)

@@ -38,6 +38,11 @@ def add_parser(subparsers) -> None:
                         help="seconds to gather batches before building a block (default: %(default)s)")
     parser.add_argument("--queue-size", type=int, default=10_000,
                         help="pending batches before POST /batches answers 429 (default: %(default)s)")
+    parser.add_argument("--block-info", choices=("auto", "on", "off"), default=None,
+                        help="start each block with a BlockInfo transaction (the chain's clock), as a Sawtooth "
+                        "validator with the block_info batch injector: 'on' (blocks wait for the block_info "
+                        "processor), 'auto' (whenever one is registered), 'off' (never). "
+                        "Default: 'on' with --processors (which serve it), 'auto' otherwise")
     # Testing only, hence hidden: make devnet misbehave like a loaded Sawtooth
     # validator (false INVALIDs, 429 bursts, dropped connections).
     parser.add_argument("--faults", type=faults_spec, metavar="SPEC", help=argparse.SUPPRESS)
@@ -91,7 +96,7 @@ def run_command(args: argparse.Namespace) -> int:
         setup_steps=setup_steps(keys.load_or_create_signer(OPERATOR_KEY, args.key_dir)),
         processor_command=processor_command(args.component) if args.processors else None,
         max_batches=args.max_batches, block_interval=args.block_interval, max_queue=args.queue_size,
-        faults=args.faults,
+        faults=args.faults, block_info=args.block_info or ("on" if args.processors else "auto"),
     )
     try:
         Devnet(config).run_forever()

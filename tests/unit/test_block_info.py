@@ -392,3 +392,137 @@ def test_inprocess_client_injects_by_default(signer):
     bare = InProcessClient(inject_block_info=False)
     bare.submit([kv_batch(signer, "x")])
     assert bare.state(CONFIG_ADDRESS) is None
+
+
+# ------------------------------------------------------------------ devnet's injector
+
+from inproc_devnet import FAMILY, VERSION, InProcDevnet, ScriptedExecutor, new_signer, one  # noqa: E402
+from sawgrid.devnet import block_info as devnet_block_info  # noqa: E402
+from sawgrid.devnet.executor import INVALID, VALID, BatchOutcome  # noqa: E402
+from sawgrid.devnet.ledger_api import InvalidTxn  # noqa: E402
+from sawgrid.protos.sawtooth import Block, BlockHeader, TransactionHeader  # noqa: E402
+
+
+def test_devnet_keeps_its_own_copy_of_the_spec():
+    assert (devnet_block_info.FAMILY_NAME, devnet_block_info.FAMILY_VERSION, devnet_block_info.NAMESPACE,
+            devnet_block_info.CONFIG_ADDRESS, devnet_block_info.BLOCK_INFO_PREFIX) == (
+        FAMILY_NAME, FAMILY_VERSION, NAMESPACE, CONFIG_ADDRESS, BLOCK_INFO_PREFIX)
+
+
+def test_injected_batch_is_sawtooths():
+    signer = new_signer()
+    key = signer.get_public_key().as_hex()
+    header = BlockHeader(block_num=4, previous_block_id="c" * 128, signer_public_key=key).SerializeToString()
+    previous = Block(header=header, header_signature="d" * 128)
+    batch = devnet_block_info.block_info_batch(signer, previous, NOW)
+    (txn,) = batch.transactions
+    txn_header = TransactionHeader.FromString(txn.header)
+    assert (txn_header.family_name, txn_header.family_version, txn_header.nonce) == ("block_info", "1.0", "")
+    assert txn_header.signer_public_key == txn_header.batcher_public_key == key
+    assert list(txn_header.inputs) == list(txn_header.outputs) == [CONFIG_ADDRESS, BLOCK_INFO_PREFIX]
+    assert list(txn_header.dependencies) == []
+    assert BlockInfoTxn.FromString(txn.payload) == BlockInfoTxn(block=BlockInfo(
+        block_num=4, previous_block_id="c" * 128, signer_public_key=key, header_signature="d" * 128, timestamp=NOW))
+
+
+class BlockInfoScripted(ScriptedExecutor):
+    """The scripted executor, with a block_info 'processor' that writes the
+    config (so the chain holds BlockInfo) unless told to refuse."""
+
+    BLOCK_INFO = (FAMILY_NAME, FAMILY_VERSION)
+
+    def __init__(self, block_info: bool = True) -> None:
+        super().__init__([(FAMILY, VERSION)] + ([self.BLOCK_INFO] if block_info else []))
+        self.refuse = False
+        self.injected: list[BlockInfoTxn] = []
+
+    def execute_batch(self, batch, headers, read_below) -> BatchOutcome:
+        if headers[0].family_name != FAMILY_NAME:
+            return super().execute_batch(batch, headers, read_below)
+        with self.lock:
+            if self.BLOCK_INFO not in self.families:
+                return super().execute_batch(batch, headers, read_below)
+        txn = batch.transactions[0]
+        if self.refuse:
+            return BatchOutcome(INVALID, invalid=InvalidTxn(txn.header_signature, "block.timestamp: scripted"))
+        self.injected.append(BlockInfoTxn.FromString(txn.payload))
+        return BatchOutcome(VALID, writes={CONFIG_ADDRESS: b"\x08\x01"})
+
+
+def first_family(net: InProcDevnet, block_num: int) -> str:
+    block = net.store.block_by_num(block_num)
+    return TransactionHeader.FromString(block.batches[0].transactions[0].header).family_name
+
+
+def test_devnet_on_waits_for_the_block_info_processor(tmp_path):
+    executor = BlockInfoScripted(block_info=False)
+    with InProcDevnet(tmp_path, executor, block_info="on") as net:
+        signer = new_signer()
+        b = one(signer, b"set 1")
+        net.ledger.submit([b])
+        assert net.wait([b], timeout=0.5) == ["PENDING"]
+        with executor.lock:
+            executor.families.add(BlockInfoScripted.BLOCK_INFO)
+        assert net.wait([b]) == ["COMMITTED"]
+        num = net.block_of(b)
+        assert first_family(net, num) == "block_info" and len(net.store.block_by_num(num).batches) == 2
+        (info,) = executor.injected
+        assert info.block.block_num == num - 1
+        assert info.block.header_signature == net.store.block_by_num(num - 1).header_signature
+
+
+def test_devnet_auto_injects_only_with_the_processor_then_sticks(tmp_path):
+    executor = BlockInfoScripted(block_info=False)
+    with InProcDevnet(tmp_path, executor) as net:  # "auto" is the default
+        signer = new_signer()
+        plain = one(signer, b"set 1")
+        net.ledger.submit([plain])
+        assert net.wait([plain]) == ["COMMITTED"]
+        assert len(net.store.block_by_num(net.block_of(plain)).batches) == 1
+        with executor.lock:
+            executor.families.add(BlockInfoScripted.BLOCK_INFO)
+        second = one(signer, b"set 2", key="k2")
+        net.ledger.submit([second])
+        assert net.wait([second]) == ["COMMITTED"]
+        assert first_family(net, net.block_of(second)) == "block_info"
+        with executor.lock:  # the processor goes: the chain has BlockInfo now, so blocks wait
+            executor.families.discard(BlockInfoScripted.BLOCK_INFO)
+        third = one(signer, b"set 3", key="k3")
+        net.ledger.submit([third])
+        assert net.wait([third], timeout=0.5) == ["PENDING"]
+
+
+def test_devnet_publishes_no_block_while_the_injected_batch_is_invalid(tmp_path):
+    executor = BlockInfoScripted()
+    executor.refuse = True
+    with InProcDevnet(tmp_path, executor) as net:
+        b = one(new_signer(), b"set 1")
+        net.ledger.submit([b])
+        assert net.wait([b], timeout=0.5) == ["PENDING"] and net.ledger.head_num() == 0
+        executor.refuse = False
+        assert net.wait([b]) == ["COMMITTED"]
+
+
+def test_devnet_refuses_submitted_block_info_unless_off(tmp_path):
+    signer = new_signer()
+    from sawgrid.protos.envelopes import make_batch, make_transaction
+
+    def submitted():
+        return make_batch(signer, [make_transaction(signer, FAMILY_NAME, FAMILY_VERSION, info_payload(0),
+                                                    WHERE, WHERE)])
+
+    with InProcDevnet(tmp_path / "auto", BlockInfoScripted()) as net:
+        b = submitted()
+        net.ledger.submit([b])
+        assert net.wait([b]) == ["INVALID"]
+        (status,) = net.ledger.batch_statuses([b.header_signature])
+        assert "injected by the validator" in status.invalid_transactions[0].message
+    with InProcDevnet(tmp_path / "off", BlockInfoScripted(), block_info="off") as net:
+        b = submitted()
+        net.ledger.submit([b])
+        assert net.wait([b]) == ["COMMITTED"]
+        assert len(net.store.block_by_num(net.block_of(b)).batches) == 1
+    from sawgrid.devnet.ledger import Ledger
+
+    with pytest.raises(ValueError, match="block_info must be one of"):
+        Ledger(None, None, None, None, block_info="sometimes")  # checked before anything is touched
