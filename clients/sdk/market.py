@@ -44,6 +44,8 @@ ROLES: dict[str, int] = {"buyer": pb.BUYER, "seller": pb.SELLER, "both": pb.BOTH
 SIDES: dict[int, str] = {pb.BUY: "buy", pb.SELL: "sell"}
 ROLE_NAMES: dict[int, str] = {v: k for k, v in ROLES.items()}
 STATUSES: dict[int, str] = {pb.PENDING: "pending", pb.APPROVED: "approved"}
+STAGES: dict[int, str] = {pb.PREPARED: "prepared", pb.EXECUTION: "execution", pb.FINAL: "final",
+                          pb.SETTLED: "settled", pb.DECLINED: "declined"}
 
 
 M = TypeVar("M", bound=Message)
@@ -278,10 +280,17 @@ def set_grid_prices(day: int, buy: Sequence[int], sell: Sequence[int]) -> pb.Mar
 
 
 def place_order(side: int, day: int, hour: int, energy: int, price: int,
-                grid_fallback: bool = False) -> pb.MarketPayload:
-    """A BUY order (price = max) or SELL offer (price = min): Wh, µEUR/kWh."""
+                grid_fallback: bool = False, on_credit: bool = False,
+                min_counterparty_score: int = 0) -> pb.MarketPayload:
+    """A BUY order (price = max) or SELL offer (price = min): Wh, µEUR/kWh.
+
+    `on_credit` (BUY): hold the cost against the credit line, not the balance
+    (needs a Q-score of at least the reputation settings' credit_score);
+    `min_counterparty_score` (ppm): trade only with owners whose Q-score is at
+    least this."""
     return pb.MarketPayload(place_order=pb.PlaceOrder(
-        side=side, day=day, hour=hour, energy=energy, price=price, grid_fallback=grid_fallback))
+        side=side, day=day, hour=hour, energy=energy, price=price, grid_fallback=grid_fallback,
+        on_credit=on_credit, min_counterparty_score=min_counterparty_score))
 
 
 def cancel(order_id: str) -> pb.MarketPayload:
@@ -442,6 +451,18 @@ class MarketReader:
     def book(self, day: int, hour: int) -> pb.Book | None:
         return self._one(pb.Book, addresses.book_address(day, hour))
 
+    def hour_index(self, day: int, hour: int) -> pb.HourIndex | None:
+        """The ids of an hour's contracts, in creation order."""
+        return self._one(pb.HourIndex, addresses.hour_index_address(day, hour))
+
+    def position(self, day: int, hour: int, public_key: str) -> pb.Position | None:
+        """What a participant sold and bought in one hour (contract ids, creation order)."""
+        return self._one(pb.Position, addresses.position_address(day, hour, public_key))
+
+    def recommendation_index(self, day: int) -> pb.RecommendationIndex | None:
+        """Who has a recommendation for a day."""
+        return self._one(pb.RecommendationIndex, addresses.recommendation_index_address(day))
+
     def contracts(self, day: int | None = None, hour: int | None = None,
                   participant: str | None = None) -> list[pb.Contract]:
         """Contracts of everything / one day / one hour, optionally only those
@@ -476,7 +497,8 @@ def participant_json(p: pb.Participant) -> dict[str, Any]:
 
 
 def wallet_json(w: pb.Wallet) -> dict[str, Any]:
-    return {"public_key": w.public_key, "balance_ueur": w.balance, "locked_ueur": w.locked}
+    return {"public_key": w.public_key, "balance_ueur": w.balance, "locked_ueur": w.locked,
+            "credit_used_ueur": w.credit_used}
 
 
 def config_json(c: pb.Config) -> dict[str, Any]:
@@ -488,7 +510,9 @@ def order_json(o: pb.Order) -> dict[str, Any]:
     doc = {"id": o.id, "owner": o.owner, "side": SIDES.get(o.side, "unset"),
            "price_ueur_per_kwh": o.price, "energy_wh": o.energy, "remaining_wh": o.remaining, "seq": o.seq}
     if o.side == pb.BUY:
-        doc.update(penalty_permille=o.penalty, locked_ueur=o.locked, wire_fee_ueur_per_kwh=o.wire_fee)
+        doc.update(penalty_permille=o.penalty, locked_ueur=o.locked, wire_fee_ueur_per_kwh=o.wire_fee,
+                   credit_ueur=o.credit)
+    doc.update(owner_score_ppm=o.owner_score, min_counterparty_score_ppm=o.min_counterparty_score)
     return doc
 
 
@@ -503,7 +527,9 @@ def contract_json(c: pb.Contract) -> dict[str, Any]:
     return {"id": c.id, "day": day_text(c.day), "hour": c.hour, "seller": c.seller, "buyer": c.buyer,
             "energy_wh": c.energy, "price_ueur_per_kwh": c.price, "penalty_permille": c.penalty,
             "base_ueur": c.base, "surcharge_ueur": c.surcharge, "wire_fee_ueur": c.wire_fee,
-            "total_ueur": c.total, "grid": c.grid, "buy_order": c.buy_order, "sell_order": c.sell_order}
+            "total_ueur": c.total, "grid": c.grid, "buy_order": c.buy_order, "sell_order": c.sell_order,
+            "stage": STAGES.get(c.stage, "unset"), "escrow_ueur": c.escrow, "credit_ueur": c.credit,
+            "cluster": list(c.cluster), "leader": c.leader, "quorum": c.quorum}
 
 
 def grid_prices_json(g: pb.GridPrices) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Against a pre-populated market (an operator, three approved funded
 participants, one pending one, the day's grid prices and penalties, resting
-orders in hours 0 and 1), every generated transaction must
+orders in hours 0 and 1; in the reputation family's records, a validator pool,
+a Q-score that may buy on credit and one too low to trade), every generated
+transaction must
 
 * leave `MarketHandler.apply` only as `InvalidTransaction` (called directly
   with an in-process context: anything else escaping fails the test), having
@@ -32,8 +34,10 @@ from sawgrid.processors.inprocess import InProcessContext, InProcessLedger, unsi
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.addresses import MARKET, WALLET, access
 from sawgrid.processors.market.handler import MarketHandler
+from sawgrid.processors.reputation import addresses as rep
 from sawgrid.processors.reputation.addresses import REPUTATION
 from sawgrid.protos import market_pb2 as pb
+from sawgrid.protos import reputation_pb2 as rpb
 from sawgrid.protos.sawtooth import TransactionHeader, processor_pb2
 from budget import examples
 
@@ -106,6 +110,16 @@ def build_market() -> tuple[dict[str, bytes], list[str]]:
     ):
         result = must(payload("place_order", side=side, day=DAY, hour=hour, energy=energy, price=price), pk)
         ids.append(result.receipt_data[0].decode())
+    # the reputation family's records, as its handler would leave them: bob may buy on credit,
+    # carol's score is below the minimum past her grace (her resting orders stay), a pool of five
+    for pk, score, faults in ((BOB, 1_500_000, 0), (CAROL, 300_000, 1)):
+        ledger.state[rep.score_address(pk)] = rpb.Score(public_key=pk, score=score, first_day=DAY - 30, settled=4,
+                                                        faults=faults).SerializeToString()
+    entries = sorted([(key(f"v{i}"), 600_000 + 200_000 * i) for i in range(4)] + [(ALICE, 1_000_000)],
+                     key=lambda e: (-e[1], e[0]))
+    ledger.state[rep.pool_address()] = rpb.Pool(
+        volunteers=sorted(k for k, _ in entries),
+        snapshot=[rpb.PoolEntry(public_key=k, score=v) for k, v in entries]).SerializeToString()
     return dict(ledger.state), ids
 
 
@@ -159,7 +173,8 @@ ACTIONS = {
     "set_grid_prices": st.builds(pb.SetGridPrices, day=day, buy=vec64, sell=vec64),
     "place_order": st.builds(pb.PlaceOrder, side=enum, day=day, hour=hour,
                              energy=st.one_of(st.integers(1, 20_000), u64),
-                             price=st.one_of(st.integers(1, 400_000), u64), grid_fallback=st.booleans()),
+                             price=st.one_of(st.integers(1, 400_000), u64), grid_fallback=st.booleans(),
+                             on_credit=st.booleans(), min_counterparty_score=u64),
     "cancel": st.builds(pb.Cancel, order_id=order_id),
     "close_hour": st.builds(pb.CloseHour, day=day, hour=hour),
     "set_penalties": st.builds(pb.SetPenalties, day=day, multipliers=vec_penalty),
@@ -194,7 +209,8 @@ VALID = {  # a valid (or nearly: e.g. approving an approved key) message per act
                                  sell=st.lists(st.integers(0, 400_000), min_size=24, max_size=24)),
     "place_order": st.builds(pb.PlaceOrder, side=st.sampled_from([pb.BUY, pb.SELL]), day=st.just(DAY),
                              hour=st.integers(0, 2), energy=st.integers(1, 20_000),
-                             price=st.integers(1, 400_000), grid_fallback=st.booleans()),
+                             price=st.integers(1, 400_000), grid_fallback=st.booleans(),
+                             on_credit=st.booleans(), min_counterparty_score=st.sampled_from([0, 900_000, 2_000_000])),
     "cancel": st.builds(pb.Cancel, order_id=st.sampled_from(RESTING_IDS)),
     "close_hour": st.builds(pb.CloseHour, day=st.just(DAY), hour=st.integers(0, 3)),
     "set_penalties": st.builds(pb.SetPenalties, day=st.integers(DAY, DAY + 1),
@@ -207,7 +223,7 @@ VALID = {  # a valid (or nearly: e.g. approving an approved key) message per act
 }
 HOSTILE = {  # by field: what replaces a valid value
     "public_key": public_key, "order_id": order_id, "name": text, "day": u32, "hour": u32,
-    "side": enum, "role": enum, "grid_fallback": st.booleans(),
+    "side": enum, "role": enum, "grid_fallback": st.booleans(), "on_credit": st.booleans(),
     "buy": vec64, "sell": vec64, "multipliers": vec_penalty,
     "recommendations": st.lists(recommendation, max_size=4),
 }
@@ -340,9 +356,12 @@ def test_plausible_orders_and_cancels(data):
     """Mostly-valid trading, so the matching and money paths (not just the field checks) get fuzzed."""
     signer = data.draw(st.sampled_from([ALICE, BOB, CAROL, OP, DAVE]))
     if data.draw(st.booleans()):
-        message = payload("place_order", side=data.draw(st.sampled_from([pb.BUY, pb.SELL])), day=DAY,
+        side = data.draw(st.sampled_from([pb.BUY, pb.SELL]))
+        message = payload("place_order", side=side, day=DAY,
                           hour=data.draw(st.integers(0, 2)), energy=data.draw(st.integers(1, 10_000)),
-                          price=data.draw(st.integers(1, 400_000)), grid_fallback=data.draw(st.booleans()))
+                          price=data.draw(st.integers(1, 400_000)), grid_fallback=data.draw(st.booleans()),
+                          on_credit=side == pb.BUY and data.draw(st.booleans()),
+                          min_counterparty_score=data.draw(st.sampled_from([0, 0, 900_000, 1_200_000])))
     else:
         message = payload("cancel", order_id=data.draw(order_id))
     check(message.SerializeToString(), signer, "access")

@@ -425,3 +425,196 @@ def test_the_days_role_decides_the_sides(mk, role, may_buy, may_sell):
             mk.ok(alice, order)
         else:
             mk.fails(alice, order, f"your role for day {DAY} is {pb.Role.Name(role)}")
+
+
+# -- settlement's preparation: escrow, cluster, indexes --------------------------------------
+
+def test_a_match_draws_the_cluster_from_the_pool(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    volunteers = {k: 1_000_000 + 10_000 * i for i, k in enumerate("02" + f"{i:02x}" * 32 for i in range(6))}
+    mk.put_pool({**volunteers, mk.pk(alice): 3_000_000, mk.pk(bob): 2_000_000, "02" + "ff" * 32: 400_000})
+    mk.order(bob, pb.SELL, 1000, 200_000)
+    mk.order(alice, pb.BUY, 1000, 200_000)
+    (c,) = mk.contracts()
+    from sawgrid.processors.reputation import cluster
+    expected = cluster.draw(rpb.Pool.FromString(mk.ledger.get(rep.pool_address())).snapshot, c.id, c.seller,
+                            c.buyer, DEFAULTS.min_score, DEFAULTS.cluster_size)
+    assert (tuple(c.cluster), c.leader, c.quorum) == (expected.cluster, expected.leader, expected.quorum)
+    assert len(c.cluster) == 4 and c.quorum == 3 and c.leader in c.cluster
+    assert set(c.cluster) <= set(volunteers)  # never the parties, never below min_score
+    assert list(c.cluster) == sorted(c.cluster)
+
+
+def test_the_reputation_settings_on_chain_apply(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    mk.put_pool({"02" + f"{i:02x}" * 32: 1_000_000 for i in range(6)})
+    mk.put_settings(cluster_size=7)
+    mk.order(bob, pb.SELL, 1000, 200_000)
+    mk.order(alice, pb.BUY, 1000, 200_000)
+    (c,) = mk.contracts()
+    assert (len(c.cluster), c.quorum) == (6, 5)  # a smaller pool: all six serve, quorum of six
+
+
+def test_no_pool_no_cluster_and_grid_contracts_have_none(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    mk.order(bob, pb.SELL, 1000, 200_000)
+    mk.order(alice, pb.BUY, 1000, 200_000)
+    (c,) = mk.contracts()
+    assert (list(c.cluster), c.leader, c.quorum) == ([], "", 0)
+    mk.put_pool({"02" + f"{i:02x}" * 32: 1_000_000 for i in range(6)})
+    mk.ok(mk.op, m.set_grid_prices(DAY, [100_000] * 24, [300_000] * 24))
+    mk.order(alice, pb.BUY, 1000, 300_000, grid=True)
+    mk.ok(mk.op, m.close_hour(DAY, HOUR))
+    grid = [c for c in mk.contracts() if c.grid]
+    assert [(list(c.cluster), c.leader, c.quorum, c.stage) for c in grid] == [([], "", 0, pb.PREPARED)]
+
+
+def test_the_hour_index_and_positions_list_contracts_in_creation_order(mk):
+    alice, bob, carol = mk.participant("alice"), mk.participant("bob"), mk.participant("carol")
+    mk.ok(mk.op, m.set_grid_prices(DAY, [100_000] * 24, [300_000] * 24), m.fund(mk.pk(mk.op), 5_000_000))
+    mk.order(bob, pb.SELL, 1000, 80_000)
+    mk.order(carol, pb.SELL, 1000, 90_000, grid=True)  # the grid buys at 0.10
+    mk.order(alice, pb.BUY, 1500, 200_000)             # bob's 1000 and 500 of carol's
+    mk.order(bob, pb.BUY, 200, 200_000)                # 200 more of carol's
+    mk.ok(mk.op, m.close_hour(DAY, HOUR))              # carol's last 300 to the grid (operator buys)
+    ids = [c.id for c in mk.contracts()]
+    first, second, third, grid = ids
+    index = mk.read(addr.hour_index_address(DAY, HOUR), pb.HourIndex)
+    assert list(index.contracts) == ids
+    pos = {name: mk.position(s) for name, s in (("alice", alice), ("bob", bob), ("carol", carol), ("op", mk.op))}
+    assert (list(pos["alice"].sold), list(pos["alice"].bought)) == ([], [first, second])
+    assert (list(pos["bob"].sold), list(pos["bob"].bought)) == ([first], [third])
+    assert (list(pos["carol"].sold), list(pos["carol"].bought)) == ([second, third, grid], [])
+    assert (list(pos["op"].sold), list(pos["op"].bought)) == ([], [grid])
+    assert mk.position(alice, hour=HOUR + 1) is None
+
+
+def test_recommendation_index_keeps_sorted_unique_keys(mk):
+    alice, bob, carol = mk.participant("alice"), mk.participant("bob"), mk.participant("carol")
+    mk.ok(mk.op, m.set_recommendations(DAY, {mk.pk(bob): [1] * 24, mk.pk(alice): [2] * 24}))
+    mk.ok(mk.op, m.set_recommendations(DAY, {mk.pk(carol): [1] * 24, mk.pk(bob): [3] * 24}))  # a revision
+    index = mk.read(addr.recommendation_index_address(DAY), pb.RecommendationIndex)
+    assert list(index.public_keys) == sorted({mk.pk(alice), mk.pk(bob), mk.pk(carol)})
+    assert mk.read(addr.recommendation_index_address(DAY + 1), pb.RecommendationIndex) is None
+
+
+# -- credit ------------------------------------------------------------------------------
+
+def test_buying_on_credit_needs_the_credit_score(mk):
+    alice = mk.participant("alice")
+    mk.fails(alice, m.place_order(pb.BUY, DAY, HOUR, 1000, 200_000, on_credit=True),
+             "place_order.on_credit: buying on credit needs a Q-score of 1200000 ppm, yours is 1000000 ppm")
+    mk.fails(alice, m.place_order(pb.SELL, DAY, HOUR, 1000, 200_000, on_credit=True),
+             "place_order.on_credit: only a BUY order can be on credit")
+
+
+def test_an_order_on_credit_holds_the_credit_line_and_its_contracts_owe(mk):
+    alice, bob = mk.participant("alice", funds=0), mk.participant("bob")
+    mk.put_score(alice, 1_300_000, first_day=DAY - 30, settled=6)
+    buy = mk.order(alice, pb.BUY, 3000, 250_000, on_credit=True)   # no money at all: the line pays
+    *_, lock = trade_amounts(3000, 250_000, 1000, FEE)
+    wallet = mk.wallet(alice)
+    assert (wallet.balance, wallet.locked, wallet.credit_used) == (0, 0, lock)
+    (order,) = mk.book().orders
+    assert (order.locked, order.credit, order.owner_score) == (lock, lock, 1_300_000)
+    mk.order(bob, pb.SELL, 1000, 100_000)                           # fills 1000 at alice's limit
+    (c,) = mk.contracts()
+    *_, needed = trade_amounts(2000, 250_000, 1000, FEE)
+    assert (c.escrow, c.credit, c.buy_order) == (0, lock - needed, buy) and c.credit >= c.total
+    (order,) = mk.book().orders
+    assert order.locked == order.credit == needed
+    assert mk.wallet(alice).credit_used == lock                     # still held: owed by the contract
+    mk.ok(alice, m.cancel(buy))                                     # the rest of the line returns
+    assert (mk.wallet(alice).credit_used, mk.wallet(alice).locked) == (c.credit, 0)
+
+
+def test_an_arriving_buy_on_credit_owes_each_total_and_returns_the_rest(mk):
+    alice, bob = mk.participant("alice", funds=0), mk.participant("bob")
+    mk.put_score(alice, 1_200_000, first_day=DAY - 30, settled=6)
+    mk.order(bob, pb.SELL, 1000, 100_000)
+    mk.order(alice, pb.BUY, 1000, 250_000, on_credit=True)          # trades at bob's price
+    (c,) = mk.contracts()
+    assert (c.escrow, c.credit) == (0, c.total)
+    assert mk.wallet(alice).credit_used == c.total and mk.book().orders == []
+
+
+def test_the_credit_line_is_a_limit(mk):
+    alice = mk.participant("alice")
+    mk.put_score(alice, 2_000_000, first_day=DAY - 30, settled=9)
+    mk.put_settings(credit_limit=1_000_000)
+    *_, lock = trade_amounts(3000, 250_000, 1000, FEE)
+    mk.order(alice, pb.BUY, 3000, 250_000, on_credit=True)
+    mk.fails(alice, m.place_order(pb.BUY, DAY, HOUR, 3000, 250_000, on_credit=True),
+             f"place_order.on_credit: the order needs {lock} µEUR of credit, {1_000_000 - lock} µEUR of the "
+             f"1000000 µEUR credit line is free")
+    mk.order(alice, pb.BUY, 3000, 250_000)                          # from the balance, as ever
+
+
+# -- eligibility and counterparty scores ------------------------------------------------------
+
+def test_a_low_score_after_the_grace_cannot_trade(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    mk.put_score(alice, 400_000, first_day=DAY - 3, settled=1)
+    mk.order(alice, pb.SELL, 1000, 200_000)                         # day 3 of the grace
+    mk.put_score(alice, 400_000, first_day=DAY - 7, settled=1)
+    mk.fails(alice, m.place_order(pb.SELL, DAY, HOUR, 1000, 200_000),
+             "signer: Q-score 400000 ppm is below the minimum 500000 ppm (the newcomer grace of 7 days")
+    mk.put_score(bob, 499_999, first_day=DAY - 1, settled=1, faults=1)
+    mk.fails(bob, m.place_order(pb.BUY, DAY, HOUR, 1000, 200_000), "(1 fault(s) on record)")
+    mk.put_score(bob, 500_000, first_day=DAY - 100, settled=1, faults=3)
+    mk.order(bob, pb.BUY, 1000, 100_000)                            # at min_score: fine
+
+
+def test_orders_record_their_owners_score(mk):
+    alice, bob = mk.participant("alice"), mk.participant("bob")
+    mk.put_score(alice, 1_700_000, first_day=DAY - 30, settled=20)
+    mk.order(alice, pb.SELL, 1000, 200_000, min_counterparty_score=900_000)
+    mk.order(bob, pb.BUY, 1000, 100_000)                            # no record: the initial score
+    (offer,), (order,) = mk.book().offers, mk.book().orders
+    assert (offer.owner_score, offer.min_counterparty_score) == (1_700_000, 900_000)
+    assert (order.owner_score, order.min_counterparty_score) == (DEFAULTS.initial_score, 0)
+
+
+def test_matching_honours_the_minimum_counterparty_score_both_ways(mk):
+    alice, bob, carol = mk.participant("alice"), mk.participant("bob"), mk.participant("carol")
+    mk.put_score(bob, 800_000, first_day=DAY - 30, settled=3)
+    mk.put_score(carol, 1_500_000, first_day=DAY - 30, settled=9)
+    cheap = mk.order(bob, pb.SELL, 1000, 100_000)                   # bob: 0.8
+    dear = mk.order(carol, pb.SELL, 1000, 150_000)                  # carol: 1.5
+    mk.order(alice, pb.BUY, 1000, 200_000, min_counterparty_score=1_000_000)
+    (c,) = mk.contracts()
+    assert c.sell_order == dear                                      # bob's cheaper offer was skipped
+    picky = mk.order(carol, pb.BUY, 500, 200_000, min_counterparty_score=0)
+    assert [c.sell_order for c in mk.contracts()][1:] == [cheap]     # carol takes bob's offer
+    # a resting order that demands more than the newcomer's 1.0 is not matched with it
+    mk.order(carol, pb.BUY, 500, 300_000, min_counterparty_score=1_200_000, hour=HOUR + 1)
+    mk.order(alice, pb.SELL, 500, 100_000, hour=HOUR + 1)
+    assert len(mk.contracts()) == 2
+    assert len(mk.book(hour=HOUR + 1).orders) == 1 and len(mk.book(hour=HOUR + 1).offers) == 1
+    assert picky
+
+
+@pytest.mark.parametrize("value, ok", [(0, True), (10**12, True), (10**12 + 1, False)])
+def test_min_counterparty_score_is_bounded(mk, value, ok):
+    alice = mk.participant("alice")
+    payload = m.place_order(pb.SELL, DAY, HOUR, 1000, 200_000, min_counterparty_score=value)
+    if ok:
+        mk.ok(alice, payload)
+    else:
+        mk.fails(alice, payload, "place_order.min_counterparty_score: must be 0..1000000000000 ppm")
+
+
+# -- what each transaction declares --------------------------------------------------------------
+
+def test_orders_declare_no_other_wallet(mk):
+    pk = "02" + "ab" * 32
+    buy_in, buy_out = addr.access(m.place_order(pb.BUY, DAY, HOUR, 1, 1), pk)
+    sell_in, sell_out = addr.access(m.place_order(pb.SELL, DAY, HOUR, 1, 1), pk)
+    wallets = addr.MARKET.prefix(addr.WALLET)
+    assert [a for a in buy_in + buy_out if a.startswith(wallets)] == [addr.wallet_address(pk)] * 2
+    assert [a for a in sell_in + sell_out if a.startswith(wallets)] == []   # a SELL's wallet is not touched
+    assert set(sell_out) == set(buy_out) - {addr.wallet_address(pk)} == {
+        addr.book_address(DAY, HOUR), addr.contracts_prefix(DAY, HOUR), addr.hour_index_address(DAY, HOUR),
+        addr.positions_prefix(DAY, HOUR)}
+    assert {rep.config_address(), rep.score_address(pk), rep.pool_address()} <= set(sell_in)
+    assert addr.access(m.cancel(f"{DAY}/{HOUR}/3"), pk) == ([addr.book_address(DAY, HOUR), addr.wallet_address(pk)],) * 2
