@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from sawgrid.processors.block_info import addresses as bia
+from sawgrid.processors.block_info.handler import BlockInfoHandler
 from sawgrid.processors.inprocess import InProcessLedger, unsigned_transaction
 from sawgrid.processors.market import addresses as maddr
 from sawgrid.processors.market.handler import MarketHandler
@@ -69,8 +70,17 @@ def expire(*contract_ids: str) -> rpb.ReputationPayload:
 
 
 class World:
-    def __init__(self, rep_settings: rpb.Settings | None = None, operator_funds: int = 10**9) -> None:
-        self.ledger = InProcessLedger([MarketHandler(), ReputationHandler()])
+    """With `clock` (a function giving chain seconds) the ledger injects a
+    BlockInfo before every batch, as a validator does; without it, `at(t)`
+    writes the BlockInfo records that set chain time."""
+
+    def __init__(self, rep_settings: rpb.Settings | None = None, operator_funds: int = 10**9,
+                 clock=None) -> None:
+        handlers = [MarketHandler(), ReputationHandler()]
+        if clock is None:
+            self.ledger = InProcessLedger(handlers)
+        else:
+            self.ledger = InProcessLedger([*handlers, BlockInfoHandler(clock)], inject_block_info=True, clock=clock)
         self.op = key("operator")
         self.block = 0
         self.market(self.op, "init", wire_fee=FEE)
@@ -90,6 +100,13 @@ class World:
                                                         inputs, outputs, signer))
         assert result.valid, (action, result.invalid_message)
         return result
+
+    def order(self, signer: str, side: int, energy: int, price: int, day: int = DAY, hour: int = HOUR,
+              **extra) -> list[pb.Contract]:
+        """Place an order through the market handler; the contracts it made."""
+        result = self.market(signer, "place_order", side=side, day=day, hour=hour, energy=energy, price=price,
+                             **extra)
+        return [pb.Contract.FromString(e.data) for e in result.events if e.event_type == maddr.CONTRACT_EVENT]
 
     def txn(self, signer: str, payload: rpb.ReputationPayload):
         raw = payload.SerializeToString(deterministic=True)

@@ -1,8 +1,10 @@
 """sawgrid-reputation handler rules, on the in-process ledger (inputs/outputs
 enforced as on devnet, declared by `access()` from committed state).
 
-Contracts here are hand-built PREPARED records (what the market's match
-writes); tests/unit/test_reputation_flows.py drives them from real orders."""
+Most contracts here are hand-built PREPARED records (what the market's match
+writes) and chain time is written into state as BlockInfo records; the last
+section drives real flows instead: orders through the market handler, chain
+time from the BlockInfo the in-process ledger injects before every batch."""
 from __future__ import annotations
 
 import pytest
@@ -508,3 +510,85 @@ def test_access_declares_exact_addresses(w):
     assert maddr.wallet_address(w.op) in outputs
     assert all(raddr.score_address(m) in outputs for m in members)
     assert all(len(a) == 70 for a in outputs)
+
+
+# ------------------------------------------------------------------ real flows: orders → readings → attestations
+class Flow:
+    """A World whose chain time comes from the BlockInfo injected before every batch, at `now`."""
+
+    def __init__(self, **changes) -> None:
+        self.now = HOUR_END - 2 * 3600
+        self.world = World(settings(**changes), clock=lambda: self.now)
+
+    def order(self, signer, side, energy, price, **extra) -> pb.Contract | None:
+        made = self.world.order(signer, side, energy, price, **extra)
+        return made[0] if made else None
+
+
+def _volunteers(w: World, n: int) -> list[str]:
+    members = [w.participant(f"volunteer{i}", 0) for i in range(n)]
+    for pk in members:
+        w.ok(pk, rep_payload("volunteer"))
+    w.ok(w.op, rep_payload("refresh_pool"))
+    return members
+
+
+def test_flow_orders_readings_attestations_settle():
+    f = Flow()
+    w = f.world
+    volunteers = _volunteers(w, 6)
+    s, b = w.participant("seller"), w.participant("buyer")
+    money = w.money()
+    assert f.order(s, pb.SELL, 1_500, 180_000) is None
+    c = f.order(b, pb.BUY, 1_000, 250_000)
+    assert c.stage == pb.PREPARED and len(c.cluster) == 4 and c.quorum == 3 and set(c.cluster) <= set(volunteers)
+    assert c.escrow == c.total and w.wallet(b).locked == c.total and w.wallet(s).balance == 100_000_000
+    w.fails(s, reading(delivered=1_000), "reading.hour: the delivery hour 20000/7 is not over")
+    f.now = HOUR_END + 60
+    w.ok(s, reading(delivered=1_000))
+    w.ok(b, reading(received=1_000))
+    outsider = next(v for v in volunteers if v not in c.cluster)
+    w.fails(outsider, attest((c.id, 1_000, True)), "you are not a member of its validation cluster")
+    for member in c.cluster[:3]:
+        w.ok(member, attest((c.id, 1_000, True)))
+    settled = w.contract(c.id)
+    assert settled.stage == pb.SETTLED and w.wallet(s).balance == 100_000_000 + c.base
+    assert w.wallet(b).locked == 0 and w.money() == money
+    assert w.settlement(c.id).timestamp == HOUR_END + 60
+    w.ok(c.cluster[3], attest((c.id, 1_000, True)))
+    assert w.score(c.cluster[3]).validated == 1
+
+
+def test_flow_buyer_on_credit_defaults_and_the_seller_gets_the_guarantee():
+    f = Flow(credit_score=0)
+    w = f.world
+    _volunteers(w, 4)
+    s, b = w.participant("seller"), w.participant("buyer", funds=0)
+    f.order(s, pb.SELL, 1_000, 180_000)
+    c = f.order(b, pb.BUY, 1_000, 250_000, on_credit=True)
+    assert c.credit >= c.total and c.escrow == 0 and w.wallet(b).credit_used == c.credit
+    f.now = HOUR_END
+    w.ok(s, reading(delivered=1_000))
+    w.ok(b, reading(received=1_000))
+    for member in c.cluster[:3]:
+        w.ok(member, attest((c.id, 1_000, False)))
+    declined = w.contract(c.id)
+    assert (declined.stage, declined.cause) == (pb.DECLINED, pb.BUYER_DEFAULT)
+    assert w.wallet(s).balance == 100_000_000 + 1_000 * GRID_BUY // 1000 == 100_000_000 + declined.guarantee
+    assert w.wallet(b).credit_used == declined.credit == declined.total  # the debt
+    assert w.score(b).faults == 1
+
+
+def test_flow_grid_fallback_and_expire():
+    f = Flow()
+    w = f.world
+    s = w.participant("seller")
+    f.order(s, pb.SELL, 800, 40_000, grid_fallback=True)
+    w.market(w.op, "close_hour", day=DAY, hour=HOUR)
+    (c,) = w.contracts()
+    assert c.grid and c.buyer == w.op and c.quorum == 0 and w.wallet(w.op).locked == c.escrow
+    f.now = DEADLINE + 1
+    w.ok(w.op, expire(c.id))  # the seller never read: nothing moved, the operator's escrow returns
+    c = w.contract(c.id)
+    assert (c.stage, c.cause, c.refunded) == (pb.DECLINED, pb.SELLER_SHORTFALL, c.total)
+    assert w.wallet(w.op).locked == 0 and w.score(s).faults == 1
