@@ -54,6 +54,7 @@ SAWTOOTH_IMAGES = {
     "validator": "hyperledger/sawtooth-validator",
     "pbft": "hyperledger/sawtooth-pbft-engine",
     "settings-tp": "hyperledger/sawtooth-settings-tp",
+    "block-info-tp": "hyperledger/sawtooth-block-info-tp",
     "rest-api": "hyperledger/sawtooth-rest-api",
 }
 SAWGRID_IMAGE = f"sawgrid:{PYPROJECT['project']['version']}"
@@ -170,8 +171,13 @@ def parse_sawgrid(args: list[str]):
     return parsed
 
 
+# Sawtooth's own family, served on every node by the official block-info-tp
+# image rather than by `sawgrid tp` (one processor per family on a node).
+SAWTOOTH_SERVED = {"block_info"}
+
+
 def expected_families() -> set[tuple[str, str]]:
-    """sawtooth_settings plus every family `sawgrid tp` serves, at every version."""
+    """sawtooth_settings plus every registered family (block_info included), at every version."""
     served = {(spec.family.name, version)
               for spec in registry.FAMILIES for version in spec.family.versions}
     return {("sawtooth_settings", "1.0")} | served
@@ -334,7 +340,7 @@ def test_sawtooth_images_are_pinned_and_identical_on_every_node(compose):
         assert re.fullmatch(r"\d+\.\d+\.\d+", tag), f"{kind}: pin an exact version, not {tag!r}"
         tags[kind] = tag
     # Sawtooth 1.2 core components share one release; the PBFT engine has its own (1.0.x)
-    assert tags["validator"] == tags["settings-tp"] == tags["rest-api"]
+    assert tags["validator"] == tags["settings-tp"] == tags["block-info-tp"] == tags["rest-api"]
     assert tags["validator"].startswith("1.2.") and tags["pbft"].startswith("1.0.")
 
 
@@ -361,7 +367,7 @@ def test_every_node_runs_every_sawgrid_processor_against_its_own_validator(compo
         service = services[f"sawgrid-tp-{n}"]
         parsed = parse_sawgrid(argv(service))
         assert parsed.connect == f"tcp://validator-{n}:4004"
-        assert parsed.families in ([], registry.names()) or sorted(parsed.families) == sorted(registry.names())
+        assert sorted(parsed.families) == sorted(set(registry.names()) - SAWTOOTH_SERVED)
         assert f"validator-{n}" in depends_on(service)
         assert service["restart"] == "unless-stopped"
 
@@ -373,11 +379,13 @@ def test_engine_settings_and_rest_api_point_at_their_own_validator(compose):
         assert pbft[0] == "pbft-engine" and option(pbft, "--connect") == [f"tcp://validator-{n}:5050"]
         settings = argv(services[f"settings-tp-{n}"])
         assert settings[0] == "settings-tp" and option(settings, "-C") == [f"tcp://validator-{n}:4004"]
+        block_info = argv(services[f"block-info-tp-{n}"])
+        assert block_info[0] == "block-info-tp" and option(block_info, "-C") == [f"tcp://validator-{n}:4004"]
         rest = argv(services[f"rest-api-{n}"])
         assert rest[0] == "sawtooth-rest-api"
         assert option(rest, "--connect") == [f"tcp://validator-{n}:4004"]
         assert option(rest, "--bind") == [f"rest-api-{n}:8008"]
-        for kind in ("pbft", "settings-tp", "rest-api"):
+        for kind in ("pbft", "settings-tp", "block-info-tp", "rest-api"):
             assert f"validator-{n}" in depends_on(services[f"{kind}-{n}"]), f"{kind}-{n}"
 
 
@@ -431,6 +439,9 @@ def test_genesis_collects_every_validator_key_and_sets_pbft(started_validators):
     families = json.loads(settings["sawtooth.validator.transaction_families"])
     assert all(set(f) == {"family", "version"} for f in families)
     assert {(f["family"], f["version"]) for f in families} == expected_families()
+    # BlockInfo: injected first in every block, and every node insists on it
+    assert settings["sawtooth.validator.batch_injectors"] == "block_info"
+    assert settings["sawtooth.validator.block_validation_rules"] == "NofX:1,block_info;XatY:block_info,0;local:0"
 
     keys0 = box.paths("validator-0")["/etc/sawtooth/keys"]
     for call in calls[0][1:3]:
