@@ -6,9 +6,16 @@ recommendations out, as one signed batch.
 
 No wall clock inside: the day is explicit, so `sawgrid simulate` can drive
 simulated days and `par serve` drives real ones.
+
+Each run also archives the finished days (`Engine.archive`): from the day
+after the newest archived one up to the day it read, in order, each day whose
+24 hours are closed and whose contracts are all SETTLED or DECLINED. It stops
+at the first day that is not finished yet and logs why (typically: contracts
+still being settled); that day is archived by a later run.
 """
 from __future__ import annotations
 
+import logging
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -18,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from sawtooth_signing import Signer
 
-from sawgrid.clients.sdk import market
+from sawgrid.clients.sdk import archive, market
+from sawgrid.clients.sdk.archive import ArchiveReader
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.sdk.rest import BatchInvalid
@@ -26,7 +34,10 @@ from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.par_engine import chain, metrics
 from sawgrid.par_engine.penalties import PAR_PENALTY_THRESHOLD, penalty_vector
 from sawgrid.par_engine.recommend import ALGORITHMS, make_problem, recommend
+from sawgrid.processors.market.addresses import BOOK, MARKET
 from sawgrid.processors.market.units import HOURS_PER_DAY, day_date
+
+LOG = logging.getLogger("sawgrid.par_engine")
 
 
 @dataclass
@@ -38,6 +49,7 @@ class EngineConfig:
     flexibility: float = 0.5                 # share of each hour's purchase a recommendation may move
     time_budget: float = 2.0                 # seconds, for astar
     cron: str = "0 23 * * *"                 # when `par serve` runs (UTC)
+    archive: bool = True                     # archive the finished days after issuing
 
     def __post_init__(self) -> None:
         try:
@@ -87,6 +99,7 @@ class RunReport:
     gap_to_optimal: float | None = None
     seconds: float = 0.0
     transaction_ids: list[str] = field(default_factory=list)
+    archive: list[dict] = field(default_factory=list)   # what the archive step did, one entry per day it tried
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -113,7 +126,7 @@ class Engine:
             penalties=penalties, algorithm=self.config.algorithm,
         )
         if chain.is_issued(self.reader, target):
-            return self._already_issued(report, target, started)
+            return self._already_issued(report, day, started)
         schedules: dict[str, list[int]] = {}
         if load.buyers:
             problem = make_problem(np.array(load.purchases, dtype=np.int64), flexibility=self.config.flexibility)
@@ -127,7 +140,7 @@ class Engine:
                 report.gap_to_optimal = result.peak / result.optimal_peak - 1
         if dry_run:
             report.status = "dry run"
-            return self._done(report, started)
+            return self._done(report, started, day)
         payloads = chain.issue_payloads(target, penalties, schedules)
         try:
             report.transaction_ids = market.submit(self.rest, self.signer, payloads)
@@ -138,18 +151,64 @@ class Engine:
             # finding the day issued; any other refusal is an error.
             if not chain.is_issued(self.reader, target):
                 raise
-            return self._already_issued(report, target, started)
-        return self._done(report, started)
+            return self._already_issued(report, day, started)
+        return self._done(report, started, day)
 
-    def _already_issued(self, report: RunReport, target: int, started: float) -> RunReport:
-        """Report `target` as on chain already: its penalties as issued, nothing of ours."""
+    def _already_issued(self, report: RunReport, day: int, started: float) -> RunReport:
+        """Report day + 1 as on chain already: its penalties as issued, nothing of ours."""
         report.status = "already issued"
-        report.penalties = list(self.reader.penalties(target).multipliers)
+        report.penalties = list(self.reader.penalties(day + 1).multipliers)
         report.recommended_par = report.optimal_par = report.gap_to_optimal = None
         report.transaction_ids = []
-        return self._done(report, started)
+        return self._done(report, started, day)
 
-    def _done(self, report: RunReport, started: float) -> RunReport:
+    def _done(self, report: RunReport, started: float, day: int) -> RunReport:
+        if report.status != "dry run" and self.config.archive:
+            report.archive = self.archive(day)
         report.seconds = round(time.perf_counter() - started, 3)
         self.last_report = report
         return report
+
+    # -- the archive step ------------------------------------------------------------------
+    def archive(self, through: int) -> list[dict]:
+        """Archive every finished day not archived yet, oldest first, up to
+        `through`; one entry per day tried: {"day", "status", ...} with status
+        "archived" (and "digest", "contracts"), "not finished" (and "reason":
+        the run stops there; a later run retries it) or "error" (a refusal or
+        an unreachable ledger: logged, and the run's own result stands). Days
+        without any Book (nothing traded, no hour closed) are passed over."""
+        reader = ArchiveReader(self.rest)
+        outcomes: list[dict] = []
+        try:
+            head = reader.head()
+            start = head.day + 1 if head is not None else self._first_traded_day()
+            if start is None:
+                return outcomes
+            for day in range(start, through + 1):
+                status = archive.day_status(self.rest, day)
+                if status.empty:
+                    continue
+                iso = day_date(day).isoformat()
+                if not status.ready:
+                    LOG.info("archive: %s not archived yet: %s", iso, market.explain(status.reason))
+                    outcomes.append({"day": iso, "status": "not finished", "reason": status.reason})
+                    break
+                try:
+                    archive.submit(self.rest, self.signer, archive.archive_day(day))
+                except BatchInvalid as err:
+                    if reader.day(day) is None:  # not a concurrent run that archived it first
+                        raise SawgridError("; ".join(m for m in err.messages if m) or str(err)) from None
+                record = reader.day(day)
+                LOG.info("archive: %s archived (%d contracts, digest %s)", iso, record.contracts, record.digest[:16])
+                outcomes.append({"day": iso, "status": "archived", "contracts": record.contracts,
+                                 "digest": record.digest})
+        except SawgridError as err:
+            LOG.warning("archive: stopped: %s", err)
+            outcomes.append({"day": None, "status": "error", "reason": str(err)})
+        return outcomes
+
+    def _first_traded_day(self) -> int | None:
+        """The earliest day that has a Book (books are addressed by day first)."""
+        for address, _ in self.rest.state_prefix(MARKET.prefix(BOOK), page_size=1):
+            return int(address[8:16], 16)
+        return None
