@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sawgrid.clients.cli.support import Parser, add_global_options
     from sawgrid.clients.cli.par import add_parsers as add_par
     from sawgrid.clients.cli.simulate import add_parser as add_simulate
+    from sawgrid.clients.cli.sync import add_parsers as add_sync
     from sawgrid.clients.cli.tp import add_parser as add_tp
     from sawgrid.processors import registry
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
             importlib.import_module(spec.cli).add_parsers(sub)
     add_par(sub)
     add_simulate(sub)
+    add_sync(sub)
     for command in sub.choices.values():
         # global options work after the command too: `sawgrid keygen --key-dir D alice`
         add_global_options(command, defaults=False)

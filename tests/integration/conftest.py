@@ -13,3 +13,39 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if HERE in pathlib.Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+
+
+# ---------------------------------------------------------------- databases for the ledger sync
+import os  # noqa: E402
+import secrets  # noqa: E402
+
+import pg_server  # noqa: E402
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL server for the session (tests/integration/pg_server.py).
+    Without PostgreSQL's binaries the tests that need it fail in CI (CI=true:
+    .ci/run installs them) and are skipped on a developer's machine."""
+    bin_dir = pg_server.find_bin()
+    if bin_dir is None:
+        reason = ("PostgreSQL's binaries are not installed (no /usr/lib/postgresql/*/bin/initdb; "
+                  "`apt-get install postgresql`, or set $SAWGRID_PG_BIN)")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = pg_server.PgServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request, tmp_path) -> str:
+    """A fresh, empty database for a mirror: an SQLite file, or a new database
+    on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mirror.db'}"
+    server = request.getfixturevalue("postgres")
+    return server.create_database(f"mirror_{secrets.token_hex(4)}")
