@@ -26,7 +26,9 @@ and `candidate_block.rs`), and so devnet:
   (README.md, "Deliberate differences").
 
 The injected batch is part of the block, so the state root is the one a real
-validator computes for the same blocks.
+validator computes for the same blocks. It runs before the block's other
+batches (they may read the clock it sets) and does not count against
+`--max-batches` (a validator's max_batches_per_block counts it).
 
 When (`Ledger(block_info=...)`, `sawgrid devnet --block-info`):
 
