@@ -99,7 +99,7 @@ def to_json(message: Message) -> dict:
     out: dict[str, Any] = {}
     for fd in message.DESCRIPTOR.fields:
         value = getattr(message, fd.name)
-        if fd.label == FieldDescriptor.LABEL_REPEATED:
+        if fd.is_repeated:
             out[fd.name] = [_value(fd, v) for v in value]
         else:
             out[fd.name] = _value(fd, value)
@@ -190,6 +190,25 @@ def _settlement(s) -> Rows:
                                       "qot": s.qot, "timestamp": s.timestamp}]}
 
 
+_ARCHIVE_DAY_FIELDS = ("day", "previous_day", "previous_digest", "contracts_digest", "contracts", "settled",
+                       "declined", "contracted_wh", "par_ppm", "penalties_set", "grid_prices_set",
+                       "recommendations", "recommendations_digest", "recommended_wh", "followed_permille",
+                       "system_operator", "transaction_id", "digest")
+_ARCHIVE_SERIES = ("traded_wh", "load_wh", "penalties", "grid_buy", "grid_sell")
+_PARTICIPANT_DAY_FIELDS = ("public_key", "bought_p2p_wh", "bought_grid_wh", "sold_p2p_wh", "sold_grid_wh",
+                           "paid_base", "paid_wire_fee", "paid_surcharge", "paid_guarantee", "received_base",
+                           "received_wire_fee", "received_surcharge", "contracts", "declined", "recommended",
+                           "recommended_wh", "followed_permille")
+
+
+def _archive_day(a) -> Rows:
+    day = {**{name: getattr(a, name) for name in _ARCHIVE_DAY_FIELDS},
+           **{name: list(getattr(a, name)) for name in _ARCHIVE_SERIES}}
+    participants = [{"day": a.day, **{name: getattr(p, name) for name in _PARTICIPANT_DAY_FIELDS}}
+                    for p in a.participants]
+    return {m.ArchiveDay: [day], m.ArchiveParticipantDay: participants}
+
+
 @dataclass(frozen=True)
 class Projection:
     """The typed tables a record kind feeds, and its rows there."""
@@ -208,6 +227,7 @@ PROJECTIONS: dict[tuple[str, str], Projection] = {
     ("market", "recommendation"): Projection((m.Recommendation,), _recommendation),
     ("reputation", "score"): Projection((m.ReputationScore,), _score),
     ("reputation", "settlement"): Projection((m.ReputationSettlement,), _settlement),
+    ("archive", "day"): Projection((m.ArchiveDay, m.ArchiveParticipantDay), _archive_day),
 }
 
 

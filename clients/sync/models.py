@@ -243,9 +243,67 @@ class ReputationSettlement(Versioned):
     timestamp: Mapped[int] = mapped_column(BigInteger)
 
 
+class ArchiveDay(Versioned):
+    """An archived day (sawgrid-archive's DayArchive, protos/archive.proto):
+    the day's totals and the hash chain; hourly series as JSON arrays of 24."""
+
+    __tablename__ = "archive_days"
+    natural_key = ("day",)
+
+    day: Mapped[int] = mapped_column(Integer)
+    previous_day: Mapped[int] = mapped_column(Integer)
+    previous_digest: Mapped[str] = mapped_column(String(128))
+    contracts_digest: Mapped[str] = mapped_column(String(128))
+    contracts: Mapped[int] = mapped_column(Integer)
+    settled: Mapped[int] = mapped_column(Integer)
+    declined: Mapped[int] = mapped_column(Integer)
+    contracted_wh: Mapped[int] = mapped_column(BigInteger)
+    traded_wh: Mapped[Any] = mapped_column(DOCUMENT)
+    load_wh: Mapped[Any] = mapped_column(DOCUMENT)
+    par_ppm: Mapped[int] = mapped_column(BigInteger)
+    penalties_set: Mapped[bool] = mapped_column(Boolean)
+    penalties: Mapped[Any] = mapped_column(DOCUMENT)
+    grid_prices_set: Mapped[bool] = mapped_column(Boolean)
+    grid_buy: Mapped[Any] = mapped_column(DOCUMENT)
+    grid_sell: Mapped[Any] = mapped_column(DOCUMENT)
+    recommendations: Mapped[int] = mapped_column(Integer)
+    recommendations_digest: Mapped[str] = mapped_column(String(128))
+    recommended_wh: Mapped[int] = mapped_column(BigInteger)
+    followed_permille: Mapped[int] = mapped_column(Integer)
+    system_operator: Mapped[str] = mapped_column(KEY)
+    transaction_id: Mapped[str] = mapped_column(ID)
+    digest: Mapped[str] = mapped_column(String(128))
+
+
+class ArchiveParticipantDay(Versioned):
+    """One participant's archived day (DayArchive.participants)."""
+
+    __tablename__ = "archive_participant_days"
+    natural_key = ("day", "public_key")
+
+    day: Mapped[int] = mapped_column(Integer)
+    public_key: Mapped[str] = mapped_column(KEY, index=True)
+    bought_p2p_wh: Mapped[int] = mapped_column(BigInteger)
+    bought_grid_wh: Mapped[int] = mapped_column(BigInteger)
+    sold_p2p_wh: Mapped[int] = mapped_column(BigInteger)
+    sold_grid_wh: Mapped[int] = mapped_column(BigInteger)
+    paid_base: Mapped[int] = mapped_column(BigInteger)
+    paid_wire_fee: Mapped[int] = mapped_column(BigInteger)
+    paid_surcharge: Mapped[int] = mapped_column(BigInteger)
+    paid_guarantee: Mapped[int] = mapped_column(BigInteger)
+    received_base: Mapped[int] = mapped_column(BigInteger)
+    received_wire_fee: Mapped[int] = mapped_column(BigInteger)
+    received_surcharge: Mapped[int] = mapped_column(BigInteger)
+    contracts: Mapped[int] = mapped_column(Integer)
+    declined: Mapped[int] = mapped_column(Integer)
+    recommended: Mapped[bool] = mapped_column(Boolean)
+    recommended_wh: Mapped[int] = mapped_column(BigInteger)
+    followed_permille: Mapped[int] = mapped_column(Integer)
+
+
 VERSIONED: tuple[type[Versioned], ...] = (
     StateEntry, Participant, Wallet, GridPrice, Book, Order, Contract, Penalty, Recommendation,
-    ReputationScore, ReputationSettlement,
+    ReputationScore, ReputationSettlement, ArchiveDay, ArchiveParticipantDay,
 )
 TYPED: tuple[type[Versioned], ...] = VERSIONED[1:]
 

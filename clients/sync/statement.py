@@ -13,6 +13,10 @@ Only what has been settled counts:
 | SETTLED, DECLINED | `delivered`; `paid_base` to the seller (from escrow or the system operator's guarantee), of which the buyer paid `paid_base − guarantee`; `paid_wire_fee`, `paid_surcharge` |
 | PREPARED, EXECUTION (and anything else) | pending: listed, not counted |
 
+Each contract counts in its newest version, also when that version has
+ended without a successor: the archive family prunes the contracts of
+archived days from state, and they stay in the statement as they were last.
+
 The system operator's income from fees and surcharges is not part of its
 statement: these are the amounts a participant moves as buyer and seller.
 """
@@ -21,7 +25,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from sawgrid.clients.sync import models as m
@@ -113,12 +117,15 @@ def build(contracts: Iterable, public_key: str, from_day: int | None = None, to_
 
 def read(engine: Engine, public_key: str, from_day: int | None = None, to_day: int | None = None) -> Statement:
     """The statement of `public_key` as the mirror has it now."""
-    query = select(m.Contract).where(m.Contract.end_block.is_(None),
-                                     or_(m.Contract.buyer == public_key, m.Contract.seller == public_key))
+    mine = [or_(m.Contract.buyer == public_key, m.Contract.seller == public_key)]
     if from_day is not None:
-        query = query.where(m.Contract.day >= from_day)
+        mine.append(m.Contract.day >= from_day)
     if to_day is not None:
-        query = query.where(m.Contract.day <= to_day)
+        mine.append(m.Contract.day <= to_day)
+    newest = (select(m.Contract.contract_id, func.max(m.Contract.start_block).label("start_block"))
+              .where(*mine).group_by(m.Contract.contract_id).subquery())
+    query = select(m.Contract).join(newest, and_(m.Contract.contract_id == newest.c.contract_id,
+                                                 m.Contract.start_block == newest.c.start_block))
     with Session(engine) as session:
         head = session.execute(select(m.Block.block_num).order_by(m.Block.block_num.desc()).limit(1)).scalar()
         contracts = list(session.execute(query).scalars())
