@@ -115,13 +115,16 @@ def test_trade_end_to_end(cli, devnet):
     assert order["filled_wh"] == 1500 and order["resting_wh"] == 0
     assert order["order_id"] != offer["order_id"] and contract["sell_order"] == offer["order_id"]
 
-    # money moved exactly: base to bob, fee (and surcharge) to the system operator
+    # the contract is prepared: alice's money is in escrow in her own wallet; bob and the
+    # system operator are paid when it settles against the meters (sawgrid-reputation)
     base, surcharge, fee, total = units.trade_amounts(1500, 200_000, units.NO_PENALTY, config.wire_fee)
     assert (contract["base_ueur"], contract["wire_fee_ueur"], contract["total_ueur"]) == (base, fee, total)
-    assert wallet(cli, "alice") == (10 * EUR - total, 0)
-    assert wallet(cli, "bob") == (1 * EUR + base, 0)
-    assert wallet(cli, "operator") == (surcharge + fee, 0)
-    assert cli.json("alice", "balance", bob)["balance_ueur"] == EUR + base
+    assert (contract["stage"], contract["escrow_ueur"], contract["credit_ueur"]) == ("prepared", total, 0)
+    assert alice not in contract["cluster"] and bob not in contract["cluster"]
+    assert wallet(cli, "alice") == (10 * EUR - total, total)
+    assert wallet(cli, "bob") == (1 * EUR, 0)
+    assert wallet(cli, "operator") == (0, 0)
+    assert cli.json("alice", "balance", bob)["balance_ueur"] == EUR
 
     # the book keeps bob's remaining 0.5 kWh
     book = cli.json("alice", "book", "--day", DAY, "--hour", HOUR)
@@ -142,7 +145,7 @@ def test_trade_end_to_end(cli, devnet):
     # more than alice can pay is refused before anything happens
     error = cli.fails("alice", "order", "--day", DAY, "--hour", HOUR, "--kwh", "100", "--max-price", "0.25")
     assert "insufficient funds" in error
-    assert wallet(cli, "alice") == (10 * EUR - total, 0)
+    assert wallet(cli, "alice") == (10 * EUR - total, total)
 
     # only the owner cancels; then the book is empty
     assert "not your order" in cli.fails("alice", "cancel", offer["order_id"])

@@ -132,6 +132,8 @@ def all_payloads() -> list[pb.MarketPayload]:
         market.fund(PK, 1_000_000),
         market.set_grid_prices(20458, [100_000] * 24, [300_000] * 24),
         market.place_order(pb.BUY, 20458, 10, 1500, 250_000, grid_fallback=True),
+        market.place_order(pb.BUY, 20458, 11, 1500, 250_000, on_credit=True, min_counterparty_score=900_000),
+        market.place_order(pb.SELL, 20458, 10, 1500, 250_000),
         market.cancel("20458/10/3"),
         market.close_hour(20458, 10),
         market.set_penalties(20458, [1000] * 24),
@@ -162,6 +164,10 @@ def test_builder_fields():
     order = market.place_order(pb.SELL, 20458, 7, 2000, 200_000).place_order
     assert (order.side, order.day, order.hour, order.energy, order.price, order.grid_fallback) == \
         (pb.SELL, 20458, 7, 2000, 200_000, False)
+    assert (order.on_credit, order.min_counterparty_score) == (False, 0)
+    order = market.place_order(pb.BUY, 20458, 7, 2000, 200_000, True, on_credit=True,
+                               min_counterparty_score=1_200_000).place_order
+    assert (order.grid_fallback, order.on_credit, order.min_counterparty_score) == (True, True, 1_200_000)
     recs = market.set_recommendations(1, {PK: [1] * 24}).set_recommendations
     assert recs.recommendations[0].public_key == PK and list(recs.recommendations[0].schedule) == [1] * 24
 
@@ -265,6 +271,25 @@ def test_reader_decodes_and_filters():
     assert reader.config() is None and reader.book(day, 10) is None and reader.grid_prices(day) is None
     assert reader.penalties(day) is None and reader.recommendation(day, PK) is None
     assert reader.recommendations(day) == []
+    assert reader.hour_index(day, 10) is None and reader.position(day, 10, PK) is None
+    assert reader.recommendation_index(day) is None
+
+
+def test_reader_of_the_settlement_records():
+    day = 20458
+    state = {
+        addresses.hour_index_address(day, 10): pb.HourIndex(day=day, hour=10, contracts=["a", "b"]).SerializeToString(),
+        addresses.position_address(day, 10, PK): pb.Position(public_key=PK, day=day, hour=10,
+                                                             sold=["a"], bought=["b"]).SerializeToString(),
+        addresses.recommendation_index_address(day): pb.RecommendationIndex(
+            day=day, public_keys=[PK, OTHER]).SerializeToString(),
+    }
+    reader = market.MarketReader(FakeRest(state))
+    assert list(reader.hour_index(day, 10).contracts) == ["a", "b"]
+    position = reader.position(day, 10, PK)
+    assert (list(position.sold), list(position.bought)) == (["a"], ["b"])
+    assert reader.position(day, 10, OTHER) is None and reader.hour_index(day, 11) is None
+    assert list(reader.recommendation_index(day).public_keys) == [PK, OTHER]
     with pytest.raises(ValueError):
         reader.contracts(hour=3)
 
@@ -279,10 +304,20 @@ def test_json_forms_use_unit_suffixed_integers():
     doc = market.contract_json(contract(20458, 10, 2))
     assert doc["day"] == "2026-01-05" and doc["energy_wh"] == 1000 and doc["price_ueur_per_kwh"] == 200_000
     assert doc["total_ueur"] == 200_000
+    prepared = pb.Contract(id="1/2/3", stage=pb.PREPARED, escrow=7, credit=0, cluster=[PK, OTHER], leader=OTHER,
+                           quorum=2)
+    doc = market.contract_json(prepared)
+    assert (doc["stage"], doc["escrow_ueur"], doc["credit_ueur"], doc["cluster"], doc["leader"], doc["quorum"]) == \
+        ("prepared", 7, 0, [PK, OTHER], OTHER, 2)
+    assert market.contract_json(pb.Contract())["stage"] == "unset"
+    assert market.wallet_json(pb.Wallet(public_key=PK, balance=1, locked=2, credit_used=3)) == \
+        {"public_key": PK, "balance_ueur": 1, "locked_ueur": 2, "credit_used_ueur": 3}
     empty = market.book_json(20458, 3, None)
     assert empty == {"day": "2026-01-05", "hour": 3, "closed": False, "offers": [], "orders": []}
-    buy = market.order_json(pb.Order(id="1/2/3", side=pb.BUY, price=5, locked=9, penalty=1000))
+    buy = market.order_json(pb.Order(id="1/2/3", side=pb.BUY, price=5, locked=9, penalty=1000, credit=9,
+                                     owner_score=1_500_000, min_counterparty_score=800_000))
     assert buy["side"] == "buy" and buy["locked_ueur"] == 9 and buy["penalty_permille"] == 1000
+    assert (buy["credit_ueur"], buy["owner_score_ppm"], buy["min_counterparty_score_ppm"]) == (9, 1_500_000, 800_000)
     assert "locked_ueur" not in market.order_json(pb.Order(side=pb.SELL))
 
 
