@@ -112,6 +112,7 @@ class DevnetConfig:
     max_queue: int = 10_000
     faults: Faults | None = None  # tests only: misbehave like a loaded validator (devnet/faults.py)
     block_info: str = "auto"  # BlockInfo injection (devnet/block_info.py)
+    clock: Callable[[], float] | None = None  # BlockInfo timestamps (default: the wall clock; devnet/replay_clock.py)
 
 
 class Devnet:
@@ -150,7 +151,7 @@ class Devnet:
         self.ledger = Ledger(
             self.store, self.executor, cfg.validator, self.events,
             max_batches=cfg.max_batches, max_queue=cfg.max_queue, block_interval=cfg.block_interval,
-            faults=cfg.faults, block_info=cfg.block_info,
+            faults=cfg.faults, block_info=cfg.block_info, **({"clock": cfg.clock} if cfg.clock else {}),
         )
         self.component.start()
         self.rest = RestApi(self.ledger, cfg.rest_host, cfg.rest_port, faults=cfg.faults)

@@ -46,6 +46,10 @@ def add_parser(subparsers) -> None:
     # Testing only, hence hidden: make devnet misbehave like a loaded Sawtooth
     # validator (false INVALIDs, 429 bursts, dropped connections).
     parser.add_argument("--faults", type=faults_spec, metavar="SPEC", help=argparse.SUPPRESS)
+    # Experiments only, hence hidden: stamp BlockInfo with the seconds written
+    # in this file instead of the wall clock (devnet/replay_clock.py; `sawgrid
+    # simulate` replays past days through it).
+    parser.add_argument("--clock-file", type=Path, metavar="PATH", help=argparse.SUPPRESS)
     parser.set_defaults(func=run_command)
 
 
@@ -90,13 +94,21 @@ def run_command(args: argparse.Namespace) -> int:
     if args.max_batches < 1 or args.queue_size < 1 or args.block_interval < 0:
         raise SawgridError("--max-batches and --queue-size must be >= 1, --block-interval >= 0")
     args.data_dir.mkdir(parents=True, exist_ok=True)
+    clock = None
+    if args.clock_file is not None:
+        from sawgrid.devnet.replay_clock import FileClock
+
+        try:
+            clock = FileClock(args.clock_file)
+        except ValueError as err:
+            raise SawgridError(str(err)) from None
     config = DevnetConfig(
         data_dir=args.data_dir, validator=keys.load_or_create_signer(VALIDATOR_KEY, args.data_dir),
         component=args.component, rest_host=args.rest[0], rest_port=args.rest[1],
         setup_steps=setup_steps(keys.load_or_create_signer(OPERATOR_KEY, args.key_dir)),
         processor_command=processor_command(args.component) if args.processors else None,
         max_batches=args.max_batches, block_interval=args.block_interval, max_queue=args.queue_size,
-        faults=args.faults, block_info=args.block_info or ("on" if args.processors else "auto"),
+        faults=args.faults, block_info=args.block_info or ("on" if args.processors else "auto"), clock=clock,
     )
     try:
         Devnet(config).run_forever()
