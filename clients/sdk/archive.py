@@ -294,6 +294,10 @@ def verify_day(ledger: LedgerClient, day: int) -> Verification:
         if previous is None:
             result.reason = f"the previous archived day {record.previous_day} has no archive record"
             return result
+        if rec.record_digest(previous) != previous.digest:
+            result.reason = (f"the archive record of the previous archived day {record.previous_day} does not match "
+                             f"its own digest (the record was altered)")
+            return result
         if previous.digest != record.previous_digest:
             result.reason = (f"hash chain broken: the record links to {record.previous_digest[:16]}, the archive "
                              f"record of day {record.previous_day} has digest {previous.digest[:16]}")
