@@ -16,7 +16,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 # ---------------------------------------------------------------- databases for the ledger sync
-import os  # noqa: E402
 import secrets  # noqa: E402
 
 import pg_server  # noqa: E402
@@ -29,14 +28,7 @@ def postgres():
     """A throw-away PostgreSQL server for the session (tests/integration/pg_server.py).
     Without PostgreSQL's binaries the tests that need it fail in CI (CI=true:
     .ci/run installs them) and are skipped on a developer's machine."""
-    bin_dir = pg_server.find_bin()
-    if bin_dir is None:
-        reason = ("PostgreSQL's binaries are not installed (no /usr/lib/postgresql/*/bin/initdb; "
-                  "`apt-get install postgresql`, or set $SAWGRID_PG_BIN)")
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = pg_server.PgServer(bin_dir).start()
+    server = pg_server.PgServer(pg_server.require_bin()).start()
     yield server
     server.stop()
 

@@ -44,6 +44,21 @@ def find_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
+def require_bin() -> Path:
+    """The binaries for a test that needs PostgreSQL. Without them the test
+    fails in CI (CI=true: .ci/run installs them), and is skipped elsewhere."""
+    import pytest
+
+    bin_dir = find_bin()
+    if bin_dir is None:
+        reason = ("PostgreSQL's binaries are not installed (no /usr/lib/postgresql/*/bin/initdb; "
+                  "`apt-get install postgresql`, or set $SAWGRID_PG_BIN)")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return bin_dir
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
