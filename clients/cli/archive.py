@@ -6,10 +6,11 @@
     sawgrid archive show --day 2026-01-05 [--json]
     sawgrid archive config [--retention-days N]
 
-`show` reads the archive record from the REST API's state. (The SQL mirror,
-clients/sync, is to serve it once it is there; the record is the same.)
-`verify` exits 0 only when the chain's history gives the record's numbers
-and digests, and 1 with a one-line reason otherwise.
+`show` reads the SQL mirror that `sawgrid sync` writes (--db, as `sawgrid
+statement` does), or with --chain the REST API's state; the record is the
+same either way. `verify` always reads the chain: it exits 0 only when the
+chain's history gives the record's numbers and digests, and 1 with a
+one-line reason otherwise.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import sys
 
+from sawgrid.clients.cli.sync import DEFAULT_DB
 from sawgrid.clients.cli.support import (
     EUR_PLACES, Session, command, format_table, group, refusal, with_global_options,
 )
@@ -116,11 +118,54 @@ def _verify(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     s = Session(args)
     day = market.parse_day(args.day)
-    record = archive.ArchiveReader(s.rest).day(day)
+    if args.chain:
+        record, where = archive.ArchiveReader(s.rest).day(day), "on chain"
+    else:
+        record, where = _mirror_record(args.db, day), f"in the mirror {args.db}"
     if record is None:
-        raise SawgridError(f"{market.day_text(day)} is not archived (an operator archives it with: "
+        raise SawgridError(f"{market.day_text(day)} is not archived {where} (an operator archives it with: "
                            f"sawgrid archive day --day {market.day_text(day)})")
     return s.emit(archive.record_json(record), lambda: _record_text(s, record))
+
+
+def _mirror_record(db: str, day: int) -> pb.DayArchive | None:
+    """The day's current DayArchive as the mirror's archive tables hold it
+    (clients/sync/models.py: one column per record field)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
+
+    from pathlib import Path
+
+    from sawgrid.clients.sync import models as m
+    from sawgrid.clients.sync.database import database_url, make_engine, schema_revision
+
+    url = database_url(db)
+    if url.get_backend_name() == "sqlite" and not Path(url.database).expanduser().exists():
+        raise SawgridError(f"--db: no mirror at {url.database} (write one with `sawgrid sync --db ...`, "
+                           f"or read the chain with --chain)")
+    engine = make_engine(url)
+    try:
+        if schema_revision(engine) is None:
+            raise SawgridError(f"--db: {db} is not a Sawgrid mirror (run `sawgrid sync --db ...` first, "
+                               f"or read the chain with --chain)")
+        with engine.connect() as conn:
+            row = conn.execute(select(m.ArchiveDay).where(m.ArchiveDay.day == day,
+                                                          m.ArchiveDay.end_block.is_(None))).first()
+            if row is None:
+                return None
+            people = conn.execute(select(m.ArchiveParticipantDay).where(
+                m.ArchiveParticipantDay.day == day, m.ArchiveParticipantDay.end_block.is_(None))
+                .order_by(m.ArchiveParticipantDay.public_key)).all()
+    except DBAPIError as err:
+        raise SawgridError(f"--db: cannot read the mirror: {str(err.orig).strip().splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    record = pb.DayArchive(**{f.name: getattr(row, f.name) for f in pb.DayArchive.DESCRIPTOR.fields
+                              if f.name != "participants"})
+    record.participants.extend(
+        pb.ParticipantDay(**{f.name: getattr(p, f.name) for f in pb.ParticipantDay.DESCRIPTOR.fields})
+        for p in people)
+    return record
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -165,11 +210,18 @@ def add_parsers(subparsers) -> None:
                 "record's own digest and its link to the previous archived day. Exit 0 only if all agree.",
                 "sawgrid archive verify --day 2026-01-05 --url http://127.0.0.1:8008 --json")
     p.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="the archived day")
-    p = command(commands, "show", _show, "show an archived day",
+    p = command(commands, "show", _show, "show an archived day (from the SQL mirror, or --chain)",
                 "Show a day's archive record: totals, PAR, penalties, recommendations, digests, and per "
-                "participant the energy bought and sold (P2P and grid) and the money paid and received.",
-                "sawgrid archive show --day 2026-01-05 --json")
+                "participant the energy bought and sold (P2P and grid) and the money paid and received. "
+                "Read from the SQL mirror `sawgrid sync` writes (--db), or with --chain from the REST "
+                "API's state.",
+                "sawgrid archive show --day 2026-01-05 --db sqlite:///mirror.db --json\n"
+                "  sawgrid archive show --day 2026-01-05 --chain")
     p.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="the archived day")
+    p.add_argument("--db", default=DEFAULT_DB, metavar="URL",
+                   help="the mirror: sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/NAME "
+                        "(default: %(default)s)")
+    p.add_argument("--chain", action="store_true", help="read the REST API's state instead of the mirror")
     p = command(commands, "config", _config, "show (or, as an operator, set) the retention",
                 "Show the archive's retention and its newest archived day; with --retention-days, set the "
                 "retention first (operator).",

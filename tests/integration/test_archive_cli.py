@@ -134,7 +134,7 @@ def test_archive_verify_show_prune_on_devnet(net):
     close_day(rest, operator, BASE + 1)
     second = cli.json("archive", "day", "--day", iso(BASE + 1))
     assert second["previous_digest"] == first["digest"] and second["previous_day"] == iso(BASE)
-    assert cli.json("archive", "show", "--day", iso(BASE + 1)) == second
+    assert cli.json("archive", "show", "--day", iso(BASE + 1), "--chain") == second
 
     # out of order, or again (the other refusals: tests/unit/test_archive_handler.py)
     assert "days are archived in increasing order" in cli.fails("archive", "day", "--day", iso(BASE - 1))
@@ -155,6 +155,24 @@ def test_archive_verify_show_prune_on_devnet(net):
     assert cli.json("archive", "prune", "--day", iso(BASE)) == {"day": iso(BASE), "pruned": True}
     assert "is not archived" in cli.fails("archive", "prune", "--day", iso(BASE + 3))
     assert cli.json("archive", "verify", "--day", iso(BASE))["verified"] is True
+
+
+def test_show_reads_the_sql_mirror(net, devnet, tmp_path):
+    from sync_support import SyncProcess, wait_synced
+
+    rest, operator, cli = net
+    close_day(rest, operator, BASE)
+    archive.submit(rest, operator, archive.archive_day(BASE))
+    db = f"sqlite:///{tmp_path / 'mirror.db'}"
+    sync = SyncProcess(devnet.url, devnet.component, db, tmp_path / "sync.log").start()
+    try:
+        wait_synced(db, rest, sync=sync)
+        shown = cli.json("archive", "show", "--day", iso(BASE), "--db", db)
+        assert shown == cli.json("archive", "show", "--day", iso(BASE), "--chain")
+        assert shown["digest"] == archive.ArchiveReader(rest).day(BASE).digest
+        assert "is not archived in the mirror" in cli.fails("archive", "show", "--day", iso(BASE + 1), "--db", db)
+    finally:
+        assert sync.stop() == 0
 
 
 def test_verify_detects_a_doctored_record(net):
