@@ -573,6 +573,28 @@ def test_client_and_processor_files_take_their_endpoints_from_the_environment():
         load(CLIENTS, {"SAWGRID_KEYS": "/k"})
 
 
+def test_ledger_sync_mirrors_validator_0_into_its_own_postgres(compose):
+    from sawgrid.clients.cli import sync as sync_cli
+    from sawgrid.clients.sync.database import database_url
+
+    services = compose["services"]
+    db = services["mirror-db"]
+    repository, _, tag = db["image"].rpartition(":")
+    assert repository == "postgres" and re.fullmatch(r"\d+\.\d+", tag), "the official image, an exact release"
+    assert mounts(db) == {"/var/lib/postgresql/data": "mirror-db-data"}
+    assert "pg_isready" in db["healthcheck"]["test"] and not db.get("ports"), "not published on the host"
+    sync = services["ledger-sync"]
+    parsed = parse_sawgrid(argv(sync))
+    assert parsed.func is sync_cli._sync
+    assert (parsed.component, parsed.url) == ("tcp://validator-0:4004", "http://rest-api-0:8008")
+    url = database_url(parsed.db)
+    env = db["environment"]
+    assert (url.host, url.port, url.database) == ("mirror-db", 5432, env["POSTGRES_DB"])
+    assert (url.username, url.password) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+    assert sync["environment"]["SAWGRID_MIRROR_DB"] == parsed.db
+    assert depends_on(sync) == {"mirror-db": "service_healthy", "rest-api-0": "service_healthy"}
+
+
 # --------------------------------------------------------------------------
 # Volumes, health, restarts, ports
 # --------------------------------------------------------------------------
