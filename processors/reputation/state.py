@@ -32,7 +32,7 @@ class ReputationState(MarketState):
     def settings(self) -> rpb.Settings:
         """The on-chain Settings, or DEFAULTS on a chain without a reputation Config."""
         config = self.reputation_config()
-        return config.settings if config is not None else DEFAULTS
+        return config.settings if config is not None and config.HasField("settings") else DEFAULTS
 
     def score(self, public_key: str) -> rpb.Score | None:
         return self._read(raddr.score_address(public_key), rpb.Score)
