@@ -186,7 +186,7 @@ class ReputationHandler(SawgridHandler):
                 _close_by_readings(st, contract, settings, operator, now, events, by_expire=True)
                 continue
             settlement = st.settlement(contract.day, contract.hour, contract.id)
-            if contract.stage not in settle.FINAL_STAGES or not settle.unjudged(contract, settlement):
+            if settlement is None or not settle.unjudged(contract, settlement):
                 raise invalid(field, f"nothing left to expire ({pb.Stage.Name(contract.stage)}, every member judged)")
             settle.judge_absent(st, contract, settlement, settings)
 
