@@ -1,0 +1,211 @@
+"""Ledger sync throughput into SQLite and PostgreSQL, against the chain's commit rate.
+
+    python bench/sync_bench.py [--participants 20] [--batches 1500] [--clients 4] [--json]
+
+Starts `sawgrid devnet --processors` and a throw-away PostgreSQL server
+(tests/integration/pg_server.py, fsync on as in production), then for each
+database in turn:
+
+* live — the sync (in this process, `SyncService`) follows the chain while
+  `--clients` threads submit `--batches` market batches (offers and orders
+  over a day's hours, pre-signed, which match, rest and settle). Reported:
+  the chain's commit rate (blocks/s and batches/s from the first POST to the
+  last commit), the sync's largest lag in blocks, and how long after the
+  last commit the mirror reached the head;
+* catch-up — at the end, an empty mirror (schema created) of each database
+  syncs the whole chain from genesis: blocks/s and rows/s written.
+
+Everything (devnet, its processors, PostgreSQL, the load and the sync) shares
+the same machine, so the figures are relative to each other.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+
+import pg_server  # noqa: E402
+
+from sawgrid.clients.sdk import keys, market  # noqa: E402
+from sawgrid.clients.sdk.devnet_process import DevnetProcess  # noqa: E402
+from sawgrid.clients.sdk.rest import RestClient  # noqa: E402
+from sawgrid.clients.sync.database import open_database  # noqa: E402
+from sawgrid.clients.sync.service import SyncConfig, SyncService  # noqa: E402
+from sawgrid.protos import market_pb2 as pb  # noqa: E402
+
+DAY = market.today() + 60
+
+
+def chain_head(rest: RestClient) -> int:
+    return int(next(iter(rest.blocks(limit=1)))["header"]["block_num"])
+
+
+def onboard(rest: RestClient, operator, n: int) -> list:
+    signers = [keys.signer_for(keys.new_private_key()) for _ in range(n)]
+    for s in signers:
+        market.submit(rest, s, market.register("bench"), wait=False)
+    time.sleep(1)
+    market.submit(rest, operator, [market.approve(s.get_public_key().as_hex()) for s in signers] +
+                  [market.fund(s.get_public_key().as_hex(), 10**6 * market.MICRO) for s in signers])
+    return signers
+
+
+def load_batches(signers: list, count: int, day: int) -> list:
+    """Pre-signed market batches: half the participants sell, half buy, over 24 hours."""
+    from sawgrid.protos.envelopes import make_batch
+
+    batches = []
+    for i in range(count):
+        signer = signers[i % len(signers)]
+        sell = (i % len(signers)) < len(signers) // 2
+        payload = market.place_order(pb.SELL if sell else pb.BUY, day, (i // len(signers)) % 24,
+                                     400 + 10 * (i % 7), (90_000 + 5_000 * (i % 5)) if sell else 160_000)
+        batches.append(make_batch(signer, [market.market_transaction(signer, payload)]))
+    return batches
+
+
+def post_all(url: str, batches: list, clients: int) -> tuple[float, list[str]]:
+    """POST from `clients` threads; returns (seconds until all committed, batch ids)."""
+    chunks = [batches[i::clients] for i in range(clients)]
+    ids = [b.header_signature for b in batches]
+    start = time.monotonic()
+
+    def post(chunk):
+        client = RestClient(url)
+        for batch in chunk:
+            client.submit([batch])
+
+    threads = [threading.Thread(target=post, args=(c,)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rest = RestClient(url)
+    for i in range(0, len(ids), 100):
+        rest.wait(ids[i:i + 100], timeout=300)
+    return time.monotonic() - start, ids
+
+
+class InProcessSync:
+    def __init__(self, db: str, net: DevnetProcess) -> None:
+        self.stop = threading.Event()
+        self.max_lag = 0
+        self.service = SyncService(SyncConfig(db_url=db, component=net.component, rest_url=None,
+                                              log_interval=3600), stop=self.stop)
+        self.thread = threading.Thread(target=self.service.run, name="bench-sync", daemon=True)
+
+    def start(self) -> "InProcessSync":
+        self.thread.start()
+        return self
+
+    def head(self) -> int:
+        return -1 if self.service.progress.head is None else self.service.progress.head
+
+    def wait_head(self, target: int, timeout: float = 600) -> float:
+        start = time.monotonic()
+        while self.head() < target:
+            if time.monotonic() - start > timeout:
+                raise RuntimeError(f"sync stuck at {self.head()} of {target}")
+            time.sleep(0.01)
+        return time.monotonic() - start
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+
+def run_db(name: str, make_db, net: DevnetProcess, operator, args) -> dict:
+    rest = RestClient(net.url)
+    live = InProcessSync(make_db(), net).start()
+    live.wait_head(chain_head(rest))
+    signers = onboard(rest, operator, args.participants)
+    day = DAY + len(name)            # a fresh day per database: its books start empty
+    market.submit(rest, operator, [market.set_grid_prices(day, [80_000] * 24, [300_000] * 24)])
+    batches = load_batches(signers, args.batches, day)
+    first = chain_head(rest)
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            live.max_lag = max(live.max_lag, chain_head(rest) - live.head())
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    seconds, _ = post_all(net.url, batches, args.clients)
+    last = chain_head(rest)
+    after = live.wait_head(last)
+    done.set()
+    watcher.join()
+    live.close()
+    blocks = last - first
+    return {"database": name, "chain_blocks": blocks, "chain_batches": len(batches),
+            "chain_blocks_per_s": round(blocks / seconds, 1), "chain_batches_per_s": round(len(batches) / seconds, 1),
+            "live_max_lag_blocks": live.max_lag, "live_caught_up_after_s": round(after, 2)}
+
+
+def catch_up(result: dict, make_db, net: DevnetProcess) -> None:
+    """An empty mirror (schema already created) syncs the whole chain."""
+    rest = RestClient(net.url)
+    db = make_db()
+    open_database(db).engine.dispose()
+    catch = InProcessSync(db, net)
+    head = chain_head(rest)
+    start = time.monotonic()
+    catch.start()
+    catch.wait_head(head)
+    elapsed = time.monotonic() - start
+    p = catch.service.progress
+    catch.close()
+    result.update({"catch_up_blocks": p.blocks, "catch_up_rows": p.rows, "catch_up_s": round(elapsed, 2),
+                   "catch_up_blocks_per_s": round(p.blocks / elapsed, 1),
+                   "catch_up_rows_per_s": round(p.rows / elapsed, 1)})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--participants", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=1500)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sawgrid-sync-bench-"))
+    bin_dir = pg_server.find_bin()
+    if bin_dir is None:
+        sys.exit("PostgreSQL's binaries are needed (apt-get install postgresql)")
+    server = pg_server.PgServer(bin_dir, fsync=True).start()
+    results = []
+    try:
+        with DevnetProcess(data_dir=work / "data", key_dir=work / "keys", log_path=work / "devnet.log") as net:
+            operator = keys.load_signer("operator", work / "keys")
+            counter = iter(range(1000))
+            databases = {"sqlite": lambda: f"sqlite:///{work}/mirror-{next(counter)}.db",
+                         "postgresql": lambda: server.create_database(f"bench_{secrets.token_hex(4)}")}
+            for name, make_db in databases.items():
+                results.append(run_db(name, make_db, net, operator, args))
+            for result in results:        # both on the same, final chain
+                catch_up(result, databases[result["database"]], net)
+    finally:
+        server.stop()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print(f"{r['database']:>10}: chain {r['chain_blocks_per_s']} blocks/s ({r['chain_batches_per_s']} "
+                  f"batches/s, {r['chain_blocks']} blocks); live lag max {r['live_max_lag_blocks']} blocks, "
+                  f"head {r['live_caught_up_after_s']} s after the last commit; catch-up "
+                  f"{r['catch_up_blocks_per_s']} blocks/s, {r['catch_up_rows_per_s']} rows/s "
+                  f"({r['catch_up_blocks']} blocks, {r['catch_up_rows']} rows in {r['catch_up_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
