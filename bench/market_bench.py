@@ -13,11 +13,17 @@
       each book stays small and every pair makes one contract;
     * each set is POSTed by `--clients` threads; the figure is batches
       COMMITTED per second from the first POST until the last commit.
-    Distinct hours do not make market orders independent: every place_order
-    declares the whole wallet kind prefix as input and output (a trade pays
-    whoever rests in the book), so any two market transactions conflict and
-    devnet's scheduler runs them one after another, while kv transactions on
-    distinct keys run concurrently.
+    Distinct hours make market orders independent, or nearly: since a match
+    moves no money between wallets (the buyer's stays locked in its own
+    wallet as the contract's escrow), a place_order declares only its own
+    wallet (a BUY; a SELL none) and its hour's book, contracts, index and
+    positions, plus reads that no order writes. Two orders conflict when they
+    share an hour (the pair itself) or a buyer's wallet (pairs p and p +
+    `--participants` have the same buyer), so devnet's scheduler runs most of
+    them side by side, as it runs kv SETs on distinct keys. (Until the
+    escrow change every place_order declared the whole wallet kind prefix —
+    a trade paid whoever rested in the book — so any two market
+    transactions conflicted and ran one after another.)
 
 (b) apply() in process — `MarketHandler.apply` driven by `InProcessLedger`'s
     context (no validator, no ZMQ), `time.perf_counter` around the call only,
