@@ -371,6 +371,18 @@ def judge_absent(st: ReputationState, contract: pb.Contract, settlement: rpb.Set
     st.put_settlement(contract.day, contract.hour, settlement)
 
 
+def needs_expire(contract: pb.Contract, settlement: rpb.Settlement | None, settings: rpb.Settings,
+                 now: int) -> bool:
+    """Whether `expire` of `contract` at chain time `now` would be accepted and do
+    something (for clients choosing what to expire): past its deadline, and
+    either still open or settled with members never judged."""
+    if contract.stage == pb.STAGE_UNSET or now <= deadline(contract.day, contract.hour, settings):
+        return False
+    if contract.stage in OPEN_STAGES:
+        return True
+    return settlement is not None and bool(unjudged(contract, settlement))
+
+
 def event(contract: pb.Contract, settlement: rpb.Settlement) -> tuple[str, list[tuple[str, str]], bytes]:
     return (OUTCOME_EVENT, [
         ("id", contract.id), ("stage", pb.Stage.Name(contract.stage)), ("cause", pb.DeclineCause.Name(contract.cause)),

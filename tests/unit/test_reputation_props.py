@@ -181,14 +181,14 @@ def test_random_flows_conserve_money_and_settle_everything(data):
     # -- every deadline has passed: the operator expires what is left
     w.at(last)
     for c in w.contracts():
-        settlement = w.settlement(c.id)
-        if c.stage in settle.OPEN_STAGES or (c.stage in settle.FINAL_STAGES and settle.unjudged(c, settlement)):
+        if settle.needs_expire(c, w.settlement(c.id), rep_settings, last):
             assert ledger.rep(w.op, expire(c.id)), c.id
     for c in w.contracts():
         assert c.stage in settle.FINAL_STAGES and c.escrow == 0
         event(f"{pb.Stage.Name(c.stage)} {pb.DeclineCause.Name(c.cause)} cluster={len(c.cluster)} "
               f"credit={'yes' if c.credit or c.guarantee else 'no'}")
         assert not settle.unjudged(c, w.settlement(c.id)) if c.cluster else True
+        assert not settle.needs_expire(c, w.settlement(c.id), rep_settings, last)
         assert not ledger.rep(w.op, expire(c.id))  # nothing is paid (or judged) twice
     for hour in HOURS:
         book = w.read(maddr.book_address(DAY, hour), pb.Book)
