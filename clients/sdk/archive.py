@@ -25,6 +25,7 @@ from sawtooth_signing import Signer
 
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.ledger import LedgerClient
+from sawgrid.clients.sdk.rest import RestError
 from sawgrid.processors.archive import addresses
 from sawgrid.processors.archive import record as rec
 from sawgrid.processors.archive.addresses import ARCHIVE
@@ -249,10 +250,21 @@ class Verification:
 
 
 def find_archive_block(rest, transaction_id: str, day: int) -> tuple[dict | None, str]:
-    """(block, "") for the block whose batches hold the archive_day(day)
-    transaction `transaction_id`, walking `/blocks` from the head back; (None,
-    why) if no block has it or the transaction there is something else."""
-    for block in rest.blocks():
+    """(block, "") for the block that committed the archive_day(day)
+    transaction `transaction_id`; (None, why) if no block has it or the
+    transaction there is something else.
+
+    Archive records are never deleted, so the record exists in the state of
+    every block from that one on: a bisection over block numbers (`/blocks?
+    start=0x…&limit=1`, then `/state/ADDRESS?head=…`) finds it in about
+    log2(blocks) reads. A REST API that cannot list blocks by number (Sawtooth
+    1.0 pages by block id) gets the walk from the head back instead."""
+    try:
+        block = _bisect_record_block(rest, addresses.day_address(day))
+    except (RestError, KeyError, ValueError, TypeError):
+        block = None
+    candidates = [block] if block is not None else rest.blocks()
+    for block in candidates:
         for batch in block.get("batches", []):
             for txn in batch.get("transactions", []):
                 if txn.get("header_signature") != transaction_id:
@@ -268,6 +280,31 @@ def find_archive_block(rest, transaction_id: str, day: int) -> tuple[dict | None
                                   f"{block['header_signature'][:16]} is not archive_day of day {day}")
                 return block, ""
     return None, f"the archive_day transaction {transaction_id[:16]} is in no block of the chain"
+
+
+def _block_at(rest, num: int) -> dict:
+    # RestClient has no public "block by number"; /blocks pages by number (0x + 16 hex).
+    doc = rest._call("GET", "/blocks", query={"start": f"0x{num:016x}", "limit": 1})
+    (block,) = doc["data"][:1]
+    if int(block["header"]["block_num"]) != num:
+        raise ValueError(f"asked for block {num}, got {block['header']['block_num']}")
+    return block
+
+
+def _bisect_record_block(rest, address: str) -> dict | None:
+    """The first block in whose state `address` holds data (None: none does)."""
+    head = next(iter(rest.blocks(limit=1)))
+    if rest.state(address, head=head["header_signature"]) is None:
+        return None
+    low, high, found = 0, int(head["header"]["block_num"]), head
+    while low < high:
+        middle = (low + high) // 2
+        block = _block_at(rest, middle)
+        if rest.state(address, head=block["header_signature"]) is not None:
+            high, found = middle, block
+        else:
+            low = middle + 1
+    return found  # the block at `high`, which is now `low`
 
 
 def _first_difference(a: Message, b: Message) -> str:

@@ -144,6 +144,9 @@ def test_archive_verify_show_prune_on_devnet(net):
     verified = cli.json("archive", "verify", "--day", iso(BASE))
     assert verified["verified"] is True and verified["reason"] == "" and verified["block_num"] > 0
     assert verified["digest"] == first["digest"]
+    walked = [int(b["header"]["block_num"]) for b in rest.blocks()
+              if any(first["transaction_id"] in batch["header"]["transaction_ids"] for batch in b["batches"])]
+    assert walked == [verified["block_num"]]  # the bisection found the block the walk finds
     assert cli.ok("archive", "verify", "--day", iso(BASE + 1)).startswith(f"{iso(BASE + 1)}: verified: 0 contract(s)")
     assert cli.fails("archive", "verify", "--day", iso(BASE + 9)) == \
         f"sawgrid: error: {iso(BASE + 9)} does not verify: day {iso(BASE + 9)} is not archived"
