@@ -235,6 +235,52 @@ def test_buyer_on_credit_who_pays_settles(w):
     assert w.contract(cid).stage == pb.SETTLED
 
 
+def test_seller_and_buyer_both_failing_are_both_at_fault(w):
+    s, b, members, cid = trio(w, credit=True)
+    held = w.contract(cid).credit
+    w.at(HOUR_END)
+    w.ok(s, reading(delivered=0))
+    w.ok(b, reading(received=0))
+    for m in members[:3]:
+        w.ok(m, attest((cid, 0, False)))
+    c = w.contract(cid)
+    assert (c.cause, c.guarantee, c.credit) == (pb.SELLER_SHORTFALL, 0, 0)  # nothing delivered: no debt
+    assert "seller delivered 0" in c.cause_detail and "buyer did not pay" in c.cause_detail
+    assert w.wallet(b).credit_used == 0 and held > 0
+    assert w.score(s).faults == 1 and w.score(b).faults == 1
+
+
+def test_guarantee_needs_grid_prices_and_is_capped_by_the_operators_balance():
+    w = World(operator_funds=20_000)
+    s, b = w.participant("seller"), w.participant("buyer")
+    cid = w.add_contract(s, b, credit=True)
+    w.at(HOUR_END)
+    w.ok(s, reading(delivered=1_000))
+    w.ok(b, reading(received=1_000))
+    w.at(DEADLINE + 1).ok(w.op, expire(cid))
+    c = w.contract(cid)
+    assert (c.cause, c.guarantee) == (pb.BUYER_DEFAULT, 20_000)  # 50_000 due, 20_000 held
+    assert w.wallet(w.op).balance == 0
+    other = w.add_contract(s, b, credit=True, day=DAY + 1)
+    w.at(settle.hour_end(DAY + 1, HOUR))
+    w.ok(s, reading(day=DAY + 1, delivered=1_000))
+    w.ok(b, reading(day=DAY + 1, received=1_000))
+    w.at(settle.deadline(DAY + 1, HOUR, DEFAULTS) + 1).ok(w.op, expire(other))
+    assert w.contract(other).cause == pb.BUYER_DEFAULT and w.contract(other).guarantee == 0  # no prices that day
+
+
+def test_an_escrow_short_of_the_payout_fails_condition_4(w):
+    s, b = w.participant("seller"), w.participant("buyer")
+    cid = w.add_contract(s, b, extra_escrow=-1)  # inconsistent on purpose: one µEUR short
+    w.at(HOUR_END)
+    w.ok(s, reading(delivered=1_000))
+    w.ok(b, reading(received=1_000))
+    c = w.contract(cid)
+    assert (c.stage, c.declined_at, c.cause, c.paid_base, c.refunded) == \
+        (pb.DECLINED, pb.FINAL, pb.RELEASE_MISMATCH, 0, c.total - 1)
+    assert w.score(s) is None and w.score(b) is None  # nobody's fault
+
+
 def test_pay_needs_the_money(w):
     s, b = w.participant("seller"), w.participant("buyer", funds=0)
     cid = w.add_contract(s, b, credit=True)
