@@ -81,7 +81,9 @@ class SyncService:
                 try:
                     self._session(subscriber)
                 except DBAPIError as err:
-                    self._db = None   # a new engine after a failure: no stale pooled connections
+                    if self._db is not None:   # a new engine after a failure: no stale pooled connections
+                        self._db.engine.dispose()
+                        self._db = None
                     self._retry(f"database unavailable ({_first_line(err)})")
                 except StreamLost as err:
                     self._retry(f"event stream: {err}")
@@ -135,11 +137,14 @@ class SyncService:
     def _retry(self, reason: str) -> None:
         self._backoff = min(self.config.max_backoff, max(0.5, self._backoff * 2))
         LOG.warning("%s; retrying in %.1f s", reason, self._backoff)
-        self._maybe_log()
+        self._maybe_log(watch=False)
         self.stop.wait(self._backoff)
 
     # -- the lag line --------------------------------------------------------------
-    def _maybe_log(self) -> None:
+    def _maybe_log(self, watch: bool = True) -> None:
+        """The lag line, once per interval. With `watch`, also the stall
+        check: raises StreamLost when no events came for `stall` seconds
+        while the chain is ahead (a validator that forgot this subscriber)."""
         now = time.monotonic()
         if now - self._last_log < self.config.log_interval:
             return
@@ -157,8 +162,7 @@ class SyncService:
         LOG.info("sync: %s; %s; last %.0f s: %d blocks, %d rows", at, behind, now - since,
                  p.blocks - blocks0, p.rows - rows0)
         stalled = now - self._last_event
-        if chain is not None and (p.head is None or chain > p.head) and stalled > self.config.stall \
-                and self._db is not None:
+        if watch and chain is not None and (p.head is None or chain > p.head) and stalled > self.config.stall:
             self._last_event = now
             raise StreamLost(f"no events for {stalled:.0f} s while the chain is ahead")
 
