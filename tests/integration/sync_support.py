@@ -55,6 +55,22 @@ class Market:
         market.submit(self.rest, self.signers[name],
                       market.place_order(pb.BUY, day, hour, wh, int(price_eur_kwh * EUR), grid_fallback), wait=wait)
 
+    def reading(self, name: str, day: int, hour: int, delivered_wh: int = 0, received_wh: int = 0) -> None:
+        """A meter's reading for an hour (sawgrid-reputation): a contract
+        without a cluster settles in the reading that completes its evidence."""
+        from sawgrid.processors.reputation.access import access
+        from sawgrid.processors.reputation.addresses import REPUTATION
+        from sawgrid.protos import reputation_pb2 as rpb
+        from sawgrid.protos.envelopes import make_batch, make_transaction
+
+        signer = self.signers[name]
+        payload = rpb.ReputationPayload(reading=rpb.SubmitReading(
+            day=day, hour=hour, delivered_wh=delivered_wh, received_wh=received_wh))
+        inputs, outputs = access(payload, self.pk(name), self.rest.state)
+        txn = make_transaction(signer, REPUTATION.name, REPUTATION.versions[0],
+                               payload.SerializeToString(deterministic=True), inputs, outputs)
+        self.rest.submit_and_wait([make_batch(signer, [txn])], timeout=60)
+
     def day_setup(self, day: int, buyers: list[str]) -> None:
         """Grid prices, recommendations and (last: they make the day final) penalties."""
         market.submit(self.rest, self.operator, [

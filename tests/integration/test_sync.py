@@ -86,32 +86,56 @@ def _typed_tables_match(db_url: str, mk: Market) -> None:
         engine.dispose()
 
 
-def test_statement_equals_the_chain(devnet, trading, db_url, tmp_path):
-    trading.trade_round(DAY, range(18, 20), NAMES)
-    trading.trade_round(DAY + 1, range(8, 9), NAMES)
-    sync = SyncProcess(devnet.url, devnet.component, db_url, tmp_path / "sync.log").start()
+def test_statement_equals_the_chain(make_devnet, db_url, tmp_path):
+    """Contracts settled by meter readings (one seller short: DECLINED with a
+    partial payment), and some still pending; the statement's numbers are
+    computed again from the REST API's contract records."""
+    day = market.today() - 10            # chain time runs from its midnight (devnet --clock-file)
+    clock = tmp_path / "clock"
+    clock.write_text(str(day * 86400))
+    net = make_devnet(extra=("--clock-file", str(clock)))
+    mk = Market.open(net.url, net.key_dir)
+    mk.onboard(*NAMES)
+    for d in (day, day + 1):
+        mk.day_setup(d, NAMES[2:])
+    mk.trade_round(day, range(18, 20), NAMES)
+    mk.trade_round(day + 1, range(8, 9), NAMES)          # never read: pending
+    clock.write_text(str(day * 86400 + 21 * 3600))       # both hours are over...
+    mk.onboard("tick")                                   # ...once a block carries the new time
+    for hour in (18, 19):
+        hour_contracts = [c for c in chain_contracts(mk.rest).values() if (c.day, c.hour) == (day, hour)]
+        for name in NAMES:
+            pk = mk.pk(name)
+            sold = sum(c.energy for c in hour_contracts if c.seller == pk)
+            bought = sum(c.energy for c in hour_contracts if c.buyer == pk)
+            if sold or bought:
+                short = name == "sel1" and hour == 19
+                mk.reading(name, day, hour, delivered_wh=sold // 2 if short else sold, received_wh=bought)
+    stages = {pb.Stage.Name(c.stage) for c in chain_contracts(mk.rest).values()}
+    assert {"SETTLED", "DECLINED", "PREPARED"} <= stages, stages
+    sync = SyncProcess(net.url, net.component, db_url, tmp_path / "sync.log").start()
     try:
-        wait_synced(db_url, trading.rest, sync=sync)
+        wait_synced(db_url, mk.rest, sync=sync)
     finally:
         assert sync.stop() == 0
-    contracts = chain_contracts(trading.rest).values()
-    for name in ("buy1", "sel1"):
-        pk = trading.pk(name)
-        out = _cli("--key-dir", str(devnet.key_dir), "statement", "--key", pk, "--db", db_url, "--json")
+    contracts = chain_contracts(mk.rest).values()
+    for name in ("buy1", "sel1", "sel2"):
+        pk = mk.pk(name)
+        out = _cli("--key-dir", str(net.key_dir), "statement", "--key", pk, "--db", db_url, "--json")
         assert out.returncode == 0, out.stderr
         doc = json.loads(out.stdout)
         expected = _expected(contracts, pk)
         assert doc["total"] == expected["total"]
         assert {d["day"]: {k: v for k, v in d.items() if k != "day"} for d in doc["days"]} == expected["days"]
-        assert doc["pending"] == expected["pending"]
+        assert doc["pending"] == expected["pending"] and doc["pending"]
         # one day only
-        out = _cli("statement", "--key", pk, "--db", db_url, "--json", "--from", market.day_text(DAY + 1),
-                   "--to", market.day_text(DAY + 1))
+        out = _cli("statement", "--key", pk, "--db", db_url, "--json", "--from", market.day_text(day + 1),
+                   "--to", market.day_text(day + 1))
         one_day = json.loads(out.stdout)
-        assert {d["day"] for d in one_day["days"]} | {p["day"] for p in one_day["pending"]} == \
-            {market.day_text(DAY + 1)}
-    text = _cli("statement", "--key", trading.pk("buy1"), "--db", db_url)
-    assert text.returncode == 0 and "total" in text.stdout and "net EUR" in text.stdout, text.stderr
+        assert one_day["days"] == [] and {p["day"] for p in one_day["pending"]} == {market.day_text(day + 1)}
+    assert _expected(contracts, mk.pk("sel1"))["total"]["earned"] > 0
+    text = _cli("statement", "--key", mk.pk("buy1"), "--db", db_url)
+    assert text.returncode == 0 and "total" in text.stdout and "pending" in text.stdout, text.stderr
 
 
 def _expected(contracts, pk: str) -> dict:
