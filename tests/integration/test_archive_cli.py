@@ -6,9 +6,9 @@ Tamper detection: `archive verify` runs against a REST proxy that doctors one
 answer of the real devnet (the archive record, or a contract as of the
 archiving block); it must then exit 1 with a one-line reason.
 
-Contracts become final (SETTLED/DECLINED) only through the reputation
-family's settlement; `test_settled_day_*` runs once it is on chain, and is
-skipped while the reputation processor refuses every transaction.
+Contracts become final (SETTLED/DECLINED) through the reputation family's
+settlement: the last test settles one by the meters' readings and expires
+another, then archives, prunes and verifies from the chain's history.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Callable
 
 import pytest
 
-from sawgrid.clients.sdk import archive, keys, market
+from sawgrid.clients.sdk import archive, keys, market, reputation
 from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.processors.archive import addresses as addr
 from sawgrid.processors.archive import record as rec
@@ -222,32 +222,48 @@ def test_verify_detects_a_doctored_record(net):
     assert cli.json("archive", "verify", "--day", iso(BASE))["verified"] is True  # the chain itself is fine
 
 
-def _reputation_settles(rest: RestClient) -> bool:
-    """Whether this tree's reputation processor settles contracts (it refused everything while being written)."""
-    from sawgrid.processors.reputation import handler
-
-    return "not available yet" not in open(handler.__file__).read()
-
-
-def test_an_unsettled_contract_is_named_and_a_doctored_contract_fails_verify(net):
+def test_settled_days_archive_verify_after_pruning_and_detect_a_doctored_contract(net):
+    """Real settlement: a contract of a day long past is expired (DECLINED, nothing
+    delivered), one of a recent hour settles on both meters' readings (SETTLED)."""
     rest, operator, cli = net
     alice, bob = (keys.signer_for(keys.new_private_key()) for _ in range(2))
     pk = {s: s.get_public_key().as_hex() for s in (alice, bob)}
     for s, name in ((alice, "alice"), (bob, "bob")):
         market.submit(rest, s, market.register(name))
         market.submit(rest, operator, [market.approve(pk[s]), market.fund(pk[s], 100_000_000)])
-    market.submit(rest, bob, market.place_order(mpb.SELL, BASE, 10, 2000, 100_000))
-    market.submit(rest, alice, market.place_order(mpb.BUY, BASE, 10, 1500, 200_000))
-    close_day(rest, operator, BASE)
-    (contract,) = market.MarketReader(rest).contracts(day=BASE)
+    now = reputation.chain_time(rest)
+    recent_day, recent_hour = divmod((now - 3 * 3600) // 3600, 24)  # over, and inside the settle window
+    for day, hour in ((BASE, 10), (recent_day, recent_hour)):
+        market.submit(rest, bob, market.place_order(mpb.SELL, day, hour, 2000, 100_000))
+        market.submit(rest, alice, market.place_order(mpb.BUY, day, hour, 1500, 200_000))
+        close_day(rest, operator, day)
+    (old,) = market.MarketReader(rest).contracts(day=BASE)
     error = cli.fails("archive", "day", "--day", iso(BASE))
-    assert f"refused: archive_day.day: contract {contract.id} is not final (stage " in error
-    if not _reputation_settles(rest):
-        pytest.skip("settlement (processors/reputation) is not on chain yet: no contract can be final")
-    settle_contracts(rest, operator, BASE)
-    archived = cli.json("archive", "day", "--day", iso(BASE))
-    assert archived["contracts"] == 1
-    assert cli.json("archive", "verify", "--day", iso(BASE))["verified"] is True
+    assert f"refused: archive_day.day: contract {old.id} is not final (stage PREPARED)" in error
+
+    settings = reputation.ReputationReader(rest).settings()
+    reputation.submit(rest, operator, reputation.expire_payloads(reputation.due(rest, BASE, now, settings)))
+    reputation.submit(rest, bob, reputation.reading(recent_day, recent_hour, delivered_wh=1500))
+    reputation.submit(rest, alice, reputation.reading(recent_day, recent_hour, received_wh=1500))
+    (old,) = market.MarketReader(rest).contracts(day=BASE)
+    (new,) = market.MarketReader(rest).contracts(day=recent_day)
+    assert (old.stage, new.stage) == (mpb.DECLINED, mpb.SETTLED)
+
+    first = cli.json("archive", "day", "--day", iso(BASE))
+    assert (first["contracts"], first["declined"], first["traded_wh"][10]) == (1, 1, 0)
+    second = cli.json("archive", "day", "--day", iso(recent_day))
+    assert (second["contracts"], second["settled"], second["previous_digest"]) == (1, 1, first["digest"])
+    buyer = {p["public_key"]: p for p in second["participants"]}[pk[alice]]
+    assert (buyer["bought_p2p_wh"], buyer["paid_base_ueur"], buyer["paid_wire_fee_ueur"]) == \
+        (1500, new.paid_base, new.paid_wire_fee) == (1500, 150_000, new.wire_fee)
+    assert cli.json("archive", "verify", "--day", iso(recent_day))["verified"] is True
+
+    # prune the older day: its contract leaves the state, yet it verifies from the chain's history
+    cli.ok("archive", "config", "--retention-days", "1")
+    cli.ok("archive", "prune", "--day", iso(BASE))
+    assert market.MarketReader(rest).contracts(day=BASE) == []
+    verified = cli.json("archive", "verify", "--day", iso(BASE))
+    assert verified["verified"] is True and verified["contracts"] == 1
     contract_prefix = maddr.contracts_prefix(BASE)
 
     def doctored(path: str, doc: dict) -> dict:
@@ -260,9 +276,4 @@ def test_an_unsettled_contract_is_named_and_a_doctored_contract_fails_verify(net
 
     with DoctoringProxy(rest.url, doctored) as proxy:
         error = cli.fails("archive", "verify", "--day", iso(BASE), url=proxy.url)
-        assert "contracts digest differs" in error
-
-
-def settle_contracts(rest: RestClient, operator, day: int) -> None:
-    """Drive the day's contracts to SETTLED through the reputation family (its CLI or SDK, once it lands)."""
-    pytest.skip("settlement driver not written yet: waiting for processors/reputation to land")
+    assert f"does not verify: contracts digest differs: the record says {first['contracts_digest'][:16]}" in error
