@@ -250,3 +250,23 @@ def test_database_url_refusals(url, message):
     with pytest.raises(SawgridError, match=message):
         database_url(url)
     assert database_url("postgresql://u:p@h:5/d").drivername == "postgresql+psycopg"
+
+
+def test_an_archived_day_fills_the_archive_tables(db):
+    from sawgrid.processors.archive.addresses import day_address
+    from sawgrid.protos import archive_pb2 as apb
+
+    record = apb.DayArchive(day=20000, contracts=3, settled=2, declined=1, traded_wh=[10] * 24, par_ppm=800_000,
+                            digest="d" * 128, participants=[
+                                apb.ParticipantDay(public_key=ALICE, sold_p2p_wh=700, received_base=70),
+                                apb.ParticipantDay(public_key=BOB, bought_p2p_wh=700, paid_base=70, declined=1)])
+    chain = Chain("a")
+    Applier(db).apply([chain.block(Change(day_address(20000), record.SerializeToString()))])
+    with db.engine.connect() as conn:
+        day = conn.execute(select(m.ArchiveDay)).one()
+        assert (day.day, day.settled, day.par_ppm, day.traded_wh) == (20000, 2, 800_000, [10] * 24)
+        people = conn.execute(select(m.ArchiveParticipantDay.public_key, m.ArchiveParticipantDay.paid_base)
+                              .order_by(m.ArchiveParticipantDay.public_key)).all()
+        assert [tuple(p) for p in people] == [(ALICE, 0), (BOB, 70)]
+        entry = conn.execute(select(m.StateEntry.family, m.StateEntry.kind, m.StateEntry.data)).one()
+        assert entry[:2] == ("archive", "day") and entry[2]["participants"][1]["declined"] == 1
