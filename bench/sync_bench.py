@@ -12,6 +12,9 @@ database in turn:
   the chain's commit rate (blocks/s and batches/s from the first POST to the
   last commit), the sync's largest lag in blocks, and how long after the
   last commit the mirror reached the head;
+* small blocks — then `--small-blocks` one-transaction kv batches, one at a
+  time (one block each), with both databases' syncs following live: the
+  chain's block rate and each sync's largest lag;
 * catch-up — at the end, an empty mirror (schema created) of each database
   syncs the whole chain from genesis: blocks/s and rows/s written.
 
@@ -152,6 +155,33 @@ def run_db(name: str, make_db, net: DevnetProcess, operator, args) -> dict:
             "live_max_lag_blocks": live.max_lag, "live_caught_up_after_s": round(after, 2)}
 
 
+def small_blocks(count: int, databases: dict, net: DevnetProcess) -> dict:
+    """`count` one-transaction kv batches, one at a time: one block each. Both
+    databases' syncs follow live; the chain's block rate and each one's lag."""
+    from sawgrid.clients.sdk.kv import kv_batch
+
+    rest = RestClient(net.url)
+    syncs = {name: InProcessSync(make_db(), net).start() for name, make_db in databases.items()}
+    for sync in syncs.values():
+        sync.wait_head(chain_head(rest))
+    signer = keys.signer_for(keys.new_private_key())
+    batches = [kv_batch(signer, f"bench-{i}", b"x" * 32) for i in range(count)]
+    first, start = chain_head(rest), time.monotonic()
+    lags = dict.fromkeys(syncs, 0)
+    for batch in batches:
+        rest.submit_and_wait([batch], timeout=60)
+        head = chain_head(rest)
+        for name, sync in syncs.items():
+            lags[name] = max(lags[name], head - sync.head())
+    seconds = time.monotonic() - start
+    last = chain_head(rest)
+    after = {name: round(sync.wait_head(last), 2) for name, sync in syncs.items()}
+    for sync in syncs.values():
+        sync.close()
+    return {"blocks": last - first, "chain_blocks_per_s": round((last - first) / seconds, 1),
+            "live_max_lag_blocks": lags, "live_caught_up_after_s": after}
+
+
 def catch_up(result: dict, make_db, net: DevnetProcess) -> None:
     """An empty mirror (schema already created) syncs the whole chain."""
     rest = RestClient(net.url)
@@ -175,6 +205,8 @@ def main() -> int:
     parser.add_argument("--participants", type=int, default=20)
     parser.add_argument("--batches", type=int, default=1500)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--small-blocks", type=int, default=1000,
+                        help="then this many one-transaction blocks, one at a time (0: none)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sawgrid-sync-bench-"))
@@ -191,13 +223,17 @@ def main() -> int:
                          "postgresql": lambda: server.create_database(f"bench_{secrets.token_hex(4)}")}
             for name, make_db in databases.items():
                 results.append(run_db(name, make_db, net, operator, args))
+            small = small_blocks(args.small_blocks, databases, net) if args.small_blocks else None
             for result in results:        # both on the same, final chain
                 catch_up(result, databases[result["database"]], net)
     finally:
         server.stop()
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"market_load": results, "small_blocks": small}, indent=2))
     else:
+        if small:
+            print(f"small blocks: chain {small['chain_blocks_per_s']} blocks/s ({small['blocks']} blocks); "
+                  f"live lag max {small['live_max_lag_blocks']}, head after {small['live_caught_up_after_s']} s")
         for r in results:
             print(f"{r['database']:>10}: chain {r['chain_blocks_per_s']} blocks/s ({r['chain_batches_per_s']} "
                   f"batches/s, {r['chain_blocks']} blocks); live lag max {r['live_max_lag_blocks']} blocks, "
