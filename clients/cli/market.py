@@ -16,11 +16,12 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from sawgrid.clients.sdk import market
+from sawgrid.clients.sdk import market, reputation
 from sawgrid.clients.cli.support import (
     EUR_PLACES, Session, command, format_table, group, key_name, with_global_options,
 )
 from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.processors.market.units import MAX_SCORE
 from sawgrid.protos import market_pb2 as pb
 
 def _contracts_table(session: Session, contracts: Sequence[pb.Contract]) -> str:
@@ -63,10 +64,11 @@ def _participant_show(args: argparse.Namespace) -> int:
     wallet = s.reader.wallet(public_key) or pb.Wallet(public_key=public_key)
     operator = public_key in config.operators
     doc = {**market.participant_json(record), "operator": operator,
-           "balance_ueur": wallet.balance, "locked_ueur": wallet.locked}
+           "balance_ueur": wallet.balance, "locked_ueur": wallet.locked,
+           "credit_used_ueur": wallet.credit_used}
     rows = [("public key", public_key), ("name", record.name), ("status", doc["status"]),
             ("operator", "yes" if operator else "no"), ("balance", market.format_eur(wallet.balance)),
-            ("locked", market.format_eur(wallet.locked))]
+            ("held", market.format_eur(wallet.locked)), ("credit used", market.format_eur(wallet.credit_used))]
     return s.emit(doc, format_table(None, rows))
 
 
@@ -202,11 +204,17 @@ def _place(args: argparse.Namespace, side: int, price_text: str, price_option: s
         raise SawgridError(f"--grid-fallback: no grid prices for {market.day_text(day)} yet, so the grid could not "
                            f"take the rest at gate closure and it would expire unfilled; an operator publishes "
                            f"them with: sawgrid operator prices --day {market.day_text(day)} ...")
-    [txn] = s.submit(market.place_order(side, day, hour, energy, price, args.grid_fallback))
+    on_credit = getattr(args, "on_credit", False)
+    min_score = (0 if args.min_counterparty_score is None else
+                 reputation.score_to_ppm(args.min_counterparty_score, "--min-counterparty-score",
+                                         maximum=MAX_SCORE))
+    [txn] = s.submit(market.place_order(side, day, hour, energy, price, args.grid_fallback,
+                                        on_credit=on_credit, min_counterparty_score=min_score))
     receipt = market.MarketReceipt.fetch(s.rest, txn)
     filled = receipt.traded_wh
     doc = {"order_id": receipt.order_id, "side": market.SIDES[side], "day": market.day_text(day), "hour": hour,
            "energy_wh": energy, "price_ueur_per_kwh": price, "grid_fallback": args.grid_fallback,
+           "on_credit": on_credit, "min_counterparty_score_ppm": min_score,
            "filled_wh": filled, "resting_wh": energy - filled,
            "contracts": [market.contract_json(c) for c in receipt.contracts]}
     return s.emit(doc, lambda: _placed_text(s, receipt, side, energy, price, args.grid_fallback))
@@ -294,7 +302,8 @@ def _balance(args: argparse.Namespace) -> int:
         raise SawgridError(f"{public_key} has no wallet (not registered)")
     return s.emit(market.wallet_json(wallet),
                   f"{market.format_eur(wallet.balance)} available, "
-                  f"{market.format_eur(wallet.locked)} locked in open orders")
+                  f"{market.format_eur(wallet.locked)} held (open orders and unsettled contracts), "
+                  f"{market.format_eur(wallet.credit_used)} of credit used")
 
 
 # --------------------------------------------------------------------------
@@ -386,7 +395,11 @@ def _trading_parsers(subparsers) -> None:
         ("order", _order, "order energy for one hour", "--max-price", "highest price paid, EUR/kWh",
          "Order energy for one delivery hour. It buys at once from resting offers priced at most "
          "--max-price, cheapest first (at their price); the rest waits in the book. The most it can "
-         "cost (with wire fee and penalty) is locked in your wallet until it trades or is cancelled.",
+         "cost (with wire fee and penalty) is locked in your wallet; what it trades stays there, in "
+         "escrow, until the contract settles against the meters' readings after the delivery hour "
+         "(see README, 'How settlement works'); the rest returns when it is cancelled or the hour "
+         "closes. With --on-credit the cost is held against your credit line instead, and you pay "
+         "each contract into escrow after the hour (sawgrid pay).",
          "sawgrid --key alice order --day 2026-01-05 --hour 10 --kwh 1.5 --max-price 0.25"),
     ):
         p = command(subparsers, name, func, summary, what + " Prints the new id "
@@ -399,6 +412,13 @@ def _trading_parsers(subparsers) -> None:
                             "at the hour's grid price (if within your limit); needs the day's grid prices")
         p.add_argument("--allow-past", action="store_true",
                        help="accept a delivery day before today (UTC), e.g. on a replayed or simulated chain")
+        p.add_argument("--min-counterparty-score", metavar="SCORE",
+                       help="trade only with participants whose Q-score is at least SCORE (e.g. 0.8)")
+        if name == "order":
+            p.add_argument("--on-credit", action="store_true",
+                           help="hold the cost against your credit line instead of your balance (needs a "
+                                "Q-score of at least the reputation settings' credit score); pay each "
+                                "contract into escrow after the hour with: sawgrid pay ID")
     p = command(subparsers, "cancel", _cancel, "cancel your resting order or offer",
                  "Cancel what is left of your resting order or offer; a buy order's lock returns.",
                  "sawgrid --key alice cancel 20458/10/3", uses_key=True)
@@ -414,7 +434,8 @@ def _trading_parsers(subparsers) -> None:
     p.add_argument("--hour", metavar="H", help="only this hour (needs --day)")
     p.add_argument("--participant", metavar="PUBKEY", help="only contracts of this public key or key name")
     p = command(subparsers, "balance", _balance, "show a wallet",
-                 "Show a wallet's available balance and the amount locked by open buy orders.",
+                 "Show a wallet's available balance, the amount held for open buy orders and unsettled "
+                 "contracts (escrow), and the credit line used.",
                  "sawgrid --key alice balance", uses_key=True)
     p.add_argument("public_key", nargs="?", metavar="PUBKEY",
                    help="public key (hex) or key name (default: the signing key's)")

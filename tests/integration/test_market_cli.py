@@ -93,7 +93,7 @@ def test_trade_end_to_end(cli, devnet):
     bob = onboard(cli, "bob", "1.00")
     shown = cli.json("alice", "participant", "show")
     assert shown == {"public_key": alice, "name": "Alice", "status": "approved", "operator": False,
-                     "balance_ueur": 10 * EUR, "locked_ueur": 0}
+                     "balance_ueur": 10 * EUR, "locked_ueur": 0, "credit_used_ueur": 0}
     listed = {p["name"]: p for p in cli.json("alice", "participant", "list")}
     assert listed["carol"]["status"] == "pending" and listed["Bob"]["public_key"] == bob
     assert [p["operator"] for p in listed.values()].count(True) == 1
