@@ -27,7 +27,10 @@ LOG = logging.getLogger("sawgrid.sync.applier")
 
 
 class Gap(Exception):
-    """A block whose parent the mirror does not have."""
+    """A block whose parent the mirror does not have. `applied`: what the
+    same call wrote (and committed) before it."""
+
+    applied: "Applied | None" = None
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Applied:
     skipped: int = 0
     rolled_back: int = 0     # blocks dropped by branch switches
     rows: int = 0
+    head: int | None = None  # the mirror's head block number afterwards
 
 
 class Applier:
@@ -60,9 +64,11 @@ class Applier:
                     gap = err
                     break
             done.rows = w.rows
+            done.head = head.block_num if head else None
             if self._pause is not None and done.appended:
                 self._pause(head.block_num if head else -1)
         if gap is not None:
+            gap.applied = done
             raise gap
         return done
 

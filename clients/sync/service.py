@@ -92,6 +92,8 @@ class SyncService:
                                 "subscribing from genesis (block 0 decides what is rolled back)")
                     self._from_genesis = True
                 except Gap as err:
+                    if err.applied is not None:
+                        self._count(err.applied)
                     LOG.warning("gap in the event stream (%s): subscribing again", err)
                 finally:
                     subscriber.close()
@@ -121,16 +123,16 @@ class SyncService:
                 self._last_event = time.monotonic()
                 done = applier.apply(blocks)
                 self._backoff = 0.0
-                self._count(done, blocks[-1].block_num if done.appended else None)
+                self._count(done)
             self._maybe_log()
 
-    def _count(self, done: Applied, last: int | None) -> None:
+    def _count(self, done: Applied) -> None:
         p = self.progress
         p.blocks += done.appended
         p.rows += done.rows
         p.rolled_back += done.rolled_back
-        if last is not None:
-            p.head = last
+        if done.head is not None:
+            p.head = done.head
         if self._on_applied is not None:
             self._on_applied(done, p)
 

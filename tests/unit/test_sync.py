@@ -270,3 +270,12 @@ def test_an_archived_day_fills_the_archive_tables(db):
         assert [tuple(p) for p in people] == [(ALICE, 0), (BOB, 70)]
         entry = conn.execute(select(m.StateEntry.family, m.StateEntry.kind, m.StateEntry.data)).one()
         assert entry[:2] == ("archive", "day") and entry[2]["participants"][1]["declined"] == 1
+
+
+def test_a_gap_reports_what_it_committed(db):
+    chain = Chain("a")
+    blocks = [chain.block(wallet(ALICE, n)) for n in range(3)]
+    skipped = chain.block()
+    with pytest.raises(Gap) as caught:
+        Applier(db).apply([*blocks, chain.block()])
+    assert (caught.value.applied.appended, caught.value.applied.head) == (3, 2) and skipped.block_num == 3
