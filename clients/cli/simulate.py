@@ -32,7 +32,8 @@ def _dataset(args):
 def _run(args: argparse.Namespace) -> int:
     from sawgrid.clients.sdk import keys
     from sawgrid.clients.simulation.report import summary, write_report
-    from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for
+    from sawgrid.clients.simulation.replay import ReplayClock
+    from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for, start_time
 
     if args.participants < 1:
         raise SawgridError(f"--participants: at least 1, got {args.participants}")
@@ -41,16 +42,26 @@ def _run(args: argparse.Namespace) -> int:
                            f"on, after two days of history, so shorter runs compare nothing)")
     if not args.url_given and os.environ.get("SAWGRID_URL"):
         LOG.info("ignoring $SAWGRID_URL: simulate runs on its own devnet unless --url is given on the command line")
+    if args.malicious_sellers < 0 or args.malicious_buyers < 0:
+        raise SawgridError("--malicious-sellers and --malicious-buyers must not be negative")
+    malicious = args.malicious_sellers or args.malicious_buyers
+    if malicious and args.url_given:
+        raise SawgridError("--malicious-sellers/--malicious-buyers need settlement, which needs a chain clock the run "
+                           "can move (--fast, or its own devnet); a network's clock (--url) cannot replay past days")
     config = SimConfig(seed=args.seed, algorithm=args.algorithm, flexibility=args.flexibility,
-                       threshold=args.threshold)
+                       threshold=args.threshold, malicious_sellers=args.malicious_sellers,
+                       malicious_buyers=args.malicious_buyers, settlement=not args.url_given,
+                       baseline=not args.no_baseline)
     dataset = _dataset(args)
-    out = args.out or DEFAULT_OUT / f"seed{args.seed}-n{dataset.n}-d{dataset.days()}{'-fast' if args.fast else ''}"
+    attack = f"-ms{args.malicious_sellers}-mb{args.malicious_buyers}" if malicious else ""
+    out = args.out or DEFAULT_OUT / f"seed{args.seed}-n{dataset.n}-d{dataset.days()}{attack}{'-fast' if args.fast else ''}"
     progress = None  # on stderr, with --json too: stdout carries only the JSON
     if args.fast:
         from sawgrid.clients.sdk.ledger import InProcessClient
 
-        sim = Simulation(dataset, config, InProcessClient(), signer_for(args.seed, "operator"),
-                         signed=False, mode="fast", progress=progress)
+        clock = ReplayClock(start_time(dataset))
+        sim = Simulation(dataset, config, InProcessClient(clock=clock), signer_for(args.seed, "operator"),
+                         signed=False, mode="fast", progress=progress, clock=clock)
         result = sim.run()
     elif args.url_given:
         from sawgrid.clients.sdk.rest import RestClient
@@ -71,9 +82,13 @@ def _run(args: argparse.Namespace) -> int:
         chain = kept if args.keep_chain else Path(tempfile.mkdtemp(prefix="sawgrid-simulate-"))
         keys.save("operator", private_key_for(args.seed, "operator"), out / "keys", force=True)
         try:
-            with DevnetProcess(data_dir=chain / "data", key_dir=out / "keys", log_path=out / "devnet.log") as net:
+            chain.mkdir(parents=True, exist_ok=True)
+            # devnet stamps its blocks with the replay's clock (devnet --clock-file): settlement's chain time
+            clock = ReplayClock(start_time(dataset), chain / "clock")
+            with DevnetProcess(data_dir=chain / "data", key_dir=out / "keys", log_path=out / "devnet.log",
+                               extra=("--clock-file", str(chain / "clock"))) as net:
                 sim = Simulation(dataset, config, RestClient(net.url), signer_for(args.seed, "operator"),
-                                 signed=True, mode="full stack (devnet)", progress=progress)
+                                 signed=True, mode="full stack (devnet)", progress=progress, clock=clock)
                 result = sim.run()
         finally:
             if not args.keep_chain:
@@ -89,6 +104,11 @@ def _run(args: argparse.Namespace) -> int:
               f"with {h['par_with']:.3f} ({h['par_change_pct']:+.1f} %; paper: +15 %)")
         print(f"net cost at market prices: without {h['cost_without_market_eur']:.2f} EUR, with "
               f"{h['cost_with_market_eur']:.2f} EUR ({h['cost_change_pct_market']:+.1f} %; paper: -6.5 %)")
+        rep = doc.get("reputation")
+        if rep and rep.get("attack"):
+            a = rep["attack"]
+            print(f"reputation: {a['declined']} contract(s) declined; vs the baseline without reputation it kept "
+                  f"{a['money_kept_eur']:.2f} EUR and {a['energy_kept_kwh']:.3f} kWh from being lost")
         print(f"report: {path}")
     return 0
 
@@ -97,10 +117,15 @@ def add_parser(subparsers) -> None:
     p = command(subparsers, "simulate", _run, "run the paper's one-week experiment and write a report",
                 "Simulate a week of trading by N smart-meter clients in two scenarios (without and with "
                 "the PAR engine's recommendations), through a fresh devnet with Sawgrid's processors "
-                "(default), an existing network (--url, only when typed on the command line; $SAWGRID_URL is ignored here) or the handlers in process (--fast). Writes a "
-                "report (markdown, PNG plots, statistics, costs) into --out.",
+                "(default), an existing network (--url, only when typed on the command line; $SAWGRID_URL is ignored here) or the handlers in process (--fast). "
+                "Every contract is settled against the meters (readings after each hour, attestations by "
+                "its validation cluster, expire after the deadline); --malicious-sellers/--malicious-buyers "
+                "add the paper's two attacks and a baseline run without reputation to compare with "
+                "(it doubles the run time; --no-baseline skips it). Writes a "
+                "report (markdown, PNG plots, statistics, costs, settlement) into --out.",
                 "sawgrid simulate                         # 103 participants, 7 days, seed 0\n"
                 "  sawgrid simulate --fast --participants 1000 --json\n"
+                "  sawgrid simulate --fast --malicious-sellers 2 --malicious-buyers 2\n"
                 "  sawgrid simulate --csv meters/ --paper-preparation")
     p.add_argument("--participants", type=int, default=103, help="number of participants (default: 103)")
     p.add_argument("--days", type=int, default=7, help="simulated days (default: 7)")
@@ -116,3 +141,10 @@ def add_parser(subparsers) -> None:
                    help="the PAR engine's algorithm (default: optimal, which is deterministic)")
     p.add_argument("--flexibility", type=float, default=0.5, help="share of each hour a recommendation may move")
     p.add_argument("--threshold", default="0.85", help="PAR at or above which no penalties (default: 0.85)")
+    p.add_argument("--malicious-sellers", type=int, default=0, metavar="N",
+                   help="the N participants with the most surplus sell but never deliver (their meters read 0 Wh)")
+    p.add_argument("--malicious-buyers", type=int, default=0, metavar="N",
+                   help="N of the others with the largest shortfall buy on credit whenever allowed and never pay")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="with malicious participants, skip the second run with eligibility disabled that the "
+                        "report compares against")

@@ -45,6 +45,10 @@ class SimulationResult:
     with_: ScenarioResult
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    #: settlement: declined contracts, losses, malicious participants (runner.collect_reputation); None without
+    reputation: dict | None = None
+    #: "<run>-<scenario>" -> (participants, days*24) Q-score ppm after each hour
+    trajectories: dict[str, np.ndarray] = field(default_factory=dict)
 
     def save(self, folder: Path) -> None:
         """results.json (scalars) + results.npz (arrays), enough to redo the report."""
@@ -57,6 +61,9 @@ class SimulationResult:
                 arrays[f"{key}_{name}"] = getattr(s, name)
             meta["scenarios"][key] = {k: v for k, v in asdict(s).items()
                                       if k not in ("bought_wh", "sold_wh", "paid_ueur", "received_ueur")}
+        for key, scores in self.trajectories.items():
+            arrays[f"scores_{key}"] = scores
+        meta["reputation"] = self.reputation
         np.savez_compressed(folder / "results.npz", **arrays)
         (folder / "results.json").write_text(json.dumps(meta, indent=2))
 
@@ -70,5 +77,6 @@ class SimulationResult:
             for name in ("bought_wh", "sold_wh", "paid_ueur", "received_ueur"):
                 fields_[name] = arrays[f"{key}_{name}"]
             scenarios[key] = ScenarioResult(**fields_)
+        trajectories = {name[len("scores_"):]: arrays[name] for name in arrays.files if name.startswith("scores_")}
         return cls(meta["config"], meta["dataset"], meta["participants"], scenarios["without"],
-                   scenarios["with"], meta["seconds"], meta["extra"])
+                   scenarios["with"], meta["seconds"], meta["extra"], meta.get("reputation"), trajectories)

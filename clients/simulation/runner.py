@@ -11,6 +11,23 @@ penalties. Both scenarios run on one ledger, on disjoint chain days (the
 scenario "with" starts `days` after "without"), and everything reported is
 read back from the contracts on chain.
 
+**Settlement** (processors/reputation/README.md). After each hour closes,
+the chain's clock moves to the hour's end (:mod:`.replay`); every party's
+meter submits its reading (one transaction per meter, all in one round),
+then every cluster member attests the hour's contracts it sits on, with the
+verdict an honest member computes from the readings on chain
+(`clients.sdk.reputation.Hour`; one transaction per member, another round).
+After each day the operator expires what the previous day left (its
+deadline has then passed) and refreshes the validator pool; at setup every
+participant volunteered and the operator configured the run's settings
+(:mod:`.settlement`). Malicious sellers read 0 Wh, malicious buyers buy on
+credit and never pay; orders the chain would refuse (a Q-score below the
+minimum) are not placed, and the hour is recorded. With malicious
+participants the whole experiment runs a second time on later chain days
+with eligibility disabled: the baseline of the report's reputation section.
+A network's clock (`--url`) cannot be replayed, so there the run trades but
+does not settle.
+
 The ledger is either a REST API (devnet or a real network) or the in-process
 ledger (`--fast`). The same code drives both, in the same order, so one
 seed gives the same contracts and the same report in either mode.
@@ -28,11 +45,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sawtooth_signing import Signer
 
-from sawgrid.clients.sdk import keys, market
+from sawgrid.clients.sdk import keys, market, reputation
 from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.simulation.data import Dataset
 from sawgrid.clients.simulation.logs import quiet_third_party_logs
+from sawgrid.clients.simulation import settlement
 from sawgrid.clients.simulation.progress import Progress
+from sawgrid.clients.simulation.replay import ReplayClock
 from sawgrid.clients.simulation.results import WITH, WITHOUT, ScenarioResult, SimulationResult
 from sawgrid.clients.simulation.scenarios import (
     check_same_daily_energy, purchases_with_recommendation, shortfall, surplus,
@@ -44,10 +63,20 @@ from sawgrid.par_engine.penalties import PAR_PENALTY_THRESHOLD
 from sawgrid.par_engine.recommend import make_problem, recommend
 from sawgrid.processors.inprocess import unsigned_batch, unsigned_transaction
 from sawgrid.processors.market.addresses import MARKET, access
-from sawgrid.processors.market.units import HOURS_PER_DAY, NO_PENALTY, day_number
+from sawgrid.processors.market.units import HOURS_PER_DAY, NO_PENALTY, day_number, trade_amounts
+from sawgrid.processors.reputation import eligibility
+from sawgrid.processors.reputation import settle as rules
+from sawgrid.processors.reputation.settings import DAY_SECONDS, HOUR_SECONDS
 from sawgrid.protos import market_pb2 as pb
+from sawgrid.protos import reputation_pb2 as rpb
 
 SETUP_CHUNK = 100  # transactions per operator setup batch
+BATCH_TRANSACTIONS = 100  # devnet's (and our) limit of transactions per batch
+
+#: the two runs of an experiment with malicious participants: the one
+#: reported, and the baseline with eligibility disabled (settlement.py)
+REPUTATION_RUN, BASELINE_RUN = 0, 1
+RUN_LABELS = {REPUTATION_RUN: "with reputation", BASELINE_RUN: "baseline (eligibility disabled)"}
 
 
 @dataclass
@@ -65,6 +94,10 @@ class SimConfig:
     first_recommended_day_index: int = 2   # 0-based: days 0 and 1 have no recommendations or penalties (paper)
     participant_funds_ueur: int = 10**11   # each (100,000 EUR: never the constraint)
     operator_funds_ueur: int = 10**13      # to buy all surplus at the grid price (10,000,000 EUR)
+    malicious_sellers: int = 0         # participants whose meters read 0 Wh exported (never deliver)
+    malicious_buyers: int = 0          # participants who buy on credit and never pay
+    settlement: bool = True            # readings, attestations, expire (needs a clock the run moves: replay.py)
+    baseline: bool = True              # with malicious participants, run it again with eligibility disabled
 
 
 def private_key_for(seed: int, name: str):
@@ -74,6 +107,11 @@ def private_key_for(seed: int, name: str):
 
 def signer_for(seed: int, name: str) -> Signer:
     return keys.signer_for(private_key_for(seed, name))
+
+
+def start_time(dataset: Dataset) -> int:
+    """Chain seconds the replay starts at: the day before the first simulated day."""
+    return (day_number(dataset.start) - 1) * DAY_SECONDS
 
 
 class _Sender:
@@ -94,93 +132,298 @@ class _Sender:
                                              p.SerializeToString(deterministic=True), inputs, outputs, pk))
         return unsigned_batch(txns)
 
+    def reputation_batch(self, signer: Signer, payloads: list[rpb.ReputationPayload], read):
+        """Reputation transactions declare what access() derives from committed state (`read`)."""
+        if self.signed:
+            return make_batch(signer, [reputation.reputation_transaction(signer, p, read) for p in payloads])
+        pk = signer.get_public_key().as_hex()
+        return unsigned_batch([reputation.unsigned_reputation_transaction(pk, p, read) for p in payloads])
+
     def run(self, batches: list) -> None:
         """Submit in order and wait for all (raises BatchInvalid with the reason)."""
         if batches:
             self.rest.submit_and_wait(batches, timeout=600)
 
 
+@dataclass
+class _Track:
+    """What one (run, scenario) recorded as it went: who could not trade, or buy on
+    credit, from when; and every participant's Q-score after each hour."""
+    excluded: dict[str, tuple[int, int, str]]       # key -> (chain day, hour, the market's refusal)
+    credit_ended: dict[str, tuple[int, int, str]]   # malicious buyer key -> (chain day, hour, why)
+    scores: np.ndarray                              # (participants, days*24) ppm after each hour
+
+
 class Simulation:
     def __init__(self, dataset: Dataset, config: SimConfig, rest, operator: Signer, *, signed: bool,
-                 mode: str, progress: bool | Progress | None = None) -> None:
+                 mode: str, progress: bool | Progress | None = None, clock: ReplayClock | None = None) -> None:
         """`progress`: False for none, None or True for stderr (a bar on a terminal,
-        lines elsewhere), or a :class:`Progress` of one's own."""
+        lines elsewhere), or a :class:`Progress` of one's own. `clock`: the
+        chain clock the run moves (replay.py; the one the in-process ledger or
+        devnet's --clock-file reads); settlement needs it."""
         self.data = dataset
         self.config = config
         self.rest = rest
         self.reader = MarketReader(rest)
         self.operator = operator
+        self.operator_key = operator.get_public_key().as_hex()
         self.sender = _Sender(rest, signed)
         self.mode = mode
         self.progress = progress
+        self.clock = clock
+        if config.settlement and clock is None:
+            raise ValueError("settlement needs the replay clock the ledger reads (replay.ReplayClock)")
         self.signers = [signer_for(config.seed, p.name) for p in dataset.participants]
         self.keys = [s.get_public_key().as_hex() for s in self.signers]
         self.index = {pk: i for i, pk in enumerate(self.keys)}
         self.engine = Engine(rest, operator, EngineConfig(
             threshold=config.threshold, algorithm=config.algorithm, flexibility=config.flexibility))
         self.base_day = day_number(dataset.start)
+        self.roles = settlement.Roles()
+        if config.malicious_sellers or config.malicious_buyers:
+            consumption, production = dataset.consumption, dataset.production
+            self.roles = settlement.choose_roles(surplus(consumption, production), shortfall(consumption, production),
+                                                 config.malicious_sellers, config.malicious_buyers)
+        self.runs = [REPUTATION_RUN] + ([BASELINE_RUN] if self.roles.any and config.baseline else [])
+        # every identity of every (run, scenario): the honest keep theirs, the malicious get a fresh one
+        self.populations: dict[tuple[int, int], list[Signer]] = {}
+        self.signer_of: dict[str, Signer] = dict(zip(self.keys, self.signers))
+        self.role_of: dict[str, str] = {}
+        for run in self.runs:
+            for scenario in (0, 1):
+                signers = [self._identity(i, run, scenario) for i in range(dataset.n)]
+                self.populations[(run, scenario)] = signers
+                for i, signer in enumerate(signers):
+                    pk = signer.get_public_key().as_hex()
+                    self.signer_of[pk] = signer
+                    self.index[pk] = i
+                    if self.roles.role(i) != settlement.HONEST:
+                        self.role_of[pk] = self.roles.role(i)
+        self.tracks: dict[tuple[int, int], _Track] = {}
+        self.settings = settlement.experiment_settings()
+        self.scores: dict[str, rpb.Score] = {}
+        self.wire_fee = 10_000
 
-    def chain_day(self, scenario: int, d: int) -> int:
-        return self.base_day + scenario * self.data.days() + d
+    def _identity(self, i: int, run: int, scenario: int) -> Signer:
+        if i not in self.roles.malicious() or (run, scenario) == (REPUTATION_RUN, 0):
+            return self.signers[i]
+        return signer_for(self.config.seed, f"{self.data.participants[i].name}#run{run}-scenario{scenario}")
+
+    def chain_day(self, scenario: int, d: int, run: int = REPUTATION_RUN) -> int:
+        """The ledger day of simulated day d; each run leaves one day free after the last."""
+        return self.base_day + run * (2 * self.data.days() + 1) + scenario * self.data.days() + d
+
+    def _keys(self, run: int, scenario: int) -> list[str]:
+        return [s.get_public_key().as_hex() for s in self.populations[(run, scenario)]]
+
+    def _all_identities(self) -> list[Signer]:
+        """Honest keys in participant order, then the malicious ones' other identities."""
+        seen, out = set(), []
+        for run in self.runs:
+            for scenario in (0, 1):
+                for signer in self.populations[(run, scenario)]:
+                    pk = signer.get_public_key().as_hex()
+                    if pk not in seen:
+                        seen.add(pk)
+                        out.append(signer)
+        return out
+
+    def _name_of(self, signer: Signer) -> str:
+        pk = signer.get_public_key().as_hex()
+        name = self.data.participants[self.index[pk]].name
+        return name if pk == self.keys[self.index[pk]] else f"{name} ({pk[:8]})"
 
     # -- setup ----------------------------------------------------------------------
     def setup(self) -> None:
         c, op = self.config, self.operator
-        op_pk = op.get_public_key().as_hex()
+        op_pk = self.operator_key
         if self.reader.config() is None:
             self.sender.run([self.sender.batch(op, [market.init(10_000)])])
-        self.sender.run([self.sender.batch(s, [market.register(p.name[:64])])
-                         for s, p in zip(self.signers, self.data.participants)
-                         if self.reader.participant(s.get_public_key().as_hex()) is None])
+        self.wire_fee = (self.reader.config() or pb.Config(wire_fee=10_000)).wire_fee
+        identities = self._all_identities()
+        self.sender.run([self.sender.batch(s, [market.register(self._name_of(s)[:64])])
+                         for s in identities if self.reader.participant(s.get_public_key().as_hex()) is None])
         work = [market.fund(op_pk, c.operator_funds_ueur)]
-        for pk in self.keys:
+        for s in identities:
+            pk = s.get_public_key().as_hex()
             participant = self.reader.participant(pk)
             if participant.status != pb.APPROVED:
                 work.append(market.approve(pk))
             work.append(market.fund(pk, c.participant_funds_ueur))
-        for scenario in (0, 1):
-            for d in range(self.data.days()):
-                work.append(market.set_grid_prices(self.chain_day(scenario, d),
-                                                   [c.grid_buy_ueur_per_kwh] * HOURS_PER_DAY,
-                                                   [c.grid_sell_ueur_per_kwh] * HOURS_PER_DAY))
+        for run in self.runs:
+            for scenario in (0, 1):
+                for d in range(self.data.days()):
+                    work.append(market.set_grid_prices(self.chain_day(scenario, d, run),
+                                                       [c.grid_buy_ueur_per_kwh] * HOURS_PER_DAY,
+                                                       [c.grid_sell_ueur_per_kwh] * HOURS_PER_DAY))
         self.sender.run([self.sender.batch(op, work[i:i + SETUP_CHUNK]) for i in range(0, len(work), SETUP_CHUNK)])
+        if c.settlement:
+            self._enter(REPUTATION_RUN, 0)
+
+    def _enter(self, run: int, scenario: int) -> None:
+        """Before a scenario: the run's settings; this population in the pool, the
+        previous one's other identities out; a fresh snapshot."""
+        settings = settlement.experiment_settings() if run == REPUTATION_RUN else settlement.baseline_settings()
+        view = reputation.StateView(self.rest)
+        current = reputation.ReputationReader(view)
+        batches = []
+        if current.settings() != settings:
+            batches.append(self.sender.reputation_batch(self.operator, [reputation.configure(settings)], view))
+        pool = set(current.pool().volunteers)
+        wanted = self._keys(run, scenario)
+        for pk in sorted(pool - set(wanted)):
+            if pk in self.signer_of:
+                batches.append(self.sender.reputation_batch(self.signer_of[pk], [reputation.withdraw()], view))
+        for pk in wanted:
+            if pk not in pool:
+                batches.append(self.sender.reputation_batch(self.signer_of[pk], [reputation.volunteer()], view))
+        self.sender.run(batches)
+        self.sender.run([self.sender.reputation_batch(self.operator, [reputation.refresh_pool()],
+                                                      reputation.StateView(self.rest))])
+        self.settings = settings
+        self._read_scores(wanted)
 
     # -- trading ----------------------------------------------------------------------
-    def purchases(self, scenario: int, d: int, need: np.ndarray) -> np.ndarray:
+    def purchases(self, scenario: int, d: int, need: np.ndarray, run: int = REPUTATION_RUN) -> np.ndarray:
         """(n, 24) what each participant orders on day d of the scenario."""
         if scenario == 0 or d < self.config.first_recommended_day_index:
             return need
         out = np.empty_like(need)
-        for i, pk in enumerate(self.keys):
-            rec = self.reader.recommendation(self.chain_day(scenario, d), pk)
+        for i, pk in enumerate(self._keys(run, scenario)):
+            rec = self.reader.recommendation(self.chain_day(scenario, d, run), pk)
             out[i] = purchases_with_recommendation(need[i], list(rec.schedule) if rec else None,
                                                    self.config.spread_limit_wh)
         return out
 
-    def run_scenario(self, scenario: int, bar: Progress | None = None) -> None:
-        """Trade every hour of every day of `scenario` (0 without, 1 with recommendations)."""
+    def run_scenario(self, scenario: int, bar: Progress | None = None, run: int = REPUTATION_RUN) -> None:
+        """Trade (and settle) every hour of every day of `scenario` (0 without,
+        1 with recommendations) in `run`."""
         c = self.config
         bar = bar if bar is not None else Progress(enabled=False)
+        signers = self.populations[(run, scenario)]
+        keys = self._keys(run, scenario)
+        track = self.tracks.setdefault((run, scenario), _Track(
+            {}, {}, np.zeros((len(keys), self.data.days() * HOURS_PER_DAY), dtype=np.int64)))
+        if c.settlement and (run, scenario) != (REPUTATION_RUN, 0):
+            self._enter(run, scenario)
         for d in range(self.data.days()):
-            day = self.chain_day(scenario, d)
+            day = self.chain_day(scenario, d, run)
             consumption, production = self.data.day(d)
             sells = surplus(consumption, production)
-            buys = self.purchases(scenario, d, shortfall(consumption, production))
+            buys = self.purchases(scenario, d, shortfall(consumption, production), run)
+            penalties = self.reader.penalties(day) if c.settlement else None
             for h in range(HOURS_PER_DAY):
+                if self.clock is not None:
+                    self.clock.set(day * DAY_SECONDS + h * HOUR_SECONDS)
                 batches = [self.sender.batch(s, [market.place_order(pb.SELL, day, h, int(sells[i, h]), c.grid_buy_ueur_per_kwh, True)])
-                           for i, s in enumerate(self.signers) if sells[i, h] > 0]
-                batches += [self.sender.batch(s, [market.place_order(pb.BUY, day, h, int(buys[i, h]), c.grid_sell_ueur_per_kwh, True)])
-                            for i, s in enumerate(self.signers) if buys[i, h] > 0]
+                           for i, s in enumerate(signers) if sells[i, h] > 0 and self._may_trade(track, keys[i], day, h)]
+                for i, s in enumerate(signers):
+                    if buys[i, h] > 0 and self._may_trade(track, keys[i], day, h):
+                        on_credit = self._on_credit(track, keys[i], day, h, int(buys[i, h]), penalties)
+                        batches.append(self.sender.batch(s, [market.place_order(
+                            pb.BUY, day, h, int(buys[i, h]), c.grid_sell_ueur_per_kwh, True, on_credit=on_credit)]))
                 batches.append(self.sender.batch(self.operator, [market.close_hour(day, h)]))
                 self.sender.run(batches)
+                if c.settlement:
+                    self._settle_hour(day, h)
+                    track.scores[:, d * HOURS_PER_DAY + h] = [
+                        eligibility.score_of(self.scores.get(pk), self.settings) for pk in keys]
                 bar.hour(note=f"{self.data.date(d).isoformat()} {h:02d}:00")
+            if c.settlement:
+                bar.note(f"operator: expiring {self.data.date(d).isoformat()}'s leftovers, refreshing the pool")
+                self._end_of_day(day, keys)
             if d + 1 < self.data.days() and d + 1 >= c.first_recommended_day_index:
                 bar.note(f"PAR engine: issuing {self.data.date(d + 1).isoformat()}")
                 self.engine.run(day)  # issues day + 1
             bar.day(d, self.data.date(d).isoformat())
 
+    def _may_trade(self, track: _Track, key: str, day: int, hour: int) -> bool:
+        """Whether the market would take an order of `key` for `day` now (the
+        handler's own eligibility rule on the scores just read); the first
+        refusal is recorded."""
+        refused = eligibility.refusal(self.scores.get(key), self.settings, day)
+        if refused is not None and key not in track.excluded:
+            track.excluded[key] = (day, hour, refused)
+        return refused is None
+
+    def _on_credit(self, track: _Track, key: str, day: int, hour: int, energy: int,
+                   penalties: pb.Penalties | None) -> bool:
+        """A malicious buyer buys on credit whenever the chain lets it."""
+        if self.role_of.get(key) != settlement.MALICIOUS_BUYER:
+            return False
+        score = eligibility.score_of(self.scores.get(key), self.settings)
+        why = None
+        if not eligibility.may_buy_on_credit(score, self.settings):
+            why = (f"Q-score {reputation.format_score(score)} below the credit score "
+                   f"{reputation.format_score(self.settings.credit_score)}")
+        else:
+            penalty = penalties.multipliers[hour] if penalties is not None else NO_PENALTY
+            *_, total = trade_amounts(energy, self.config.grid_sell_ueur_per_kwh, penalty, self.wire_fee)
+            wallet = self.reader.wallet(key) or pb.Wallet()
+            if total > self.settings.credit_limit - min(self.settings.credit_limit, wallet.credit_used):
+                why = f"credit line full ({market.format_eur(wallet.credit_used)} used)"
+        if why is not None:
+            track.credit_ended.setdefault(key, (day, hour, why))
+            return False
+        return True
+
+    # -- settlement -----------------------------------------------------------------
+    def _settle_hour(self, day: int, hour: int) -> None:
+        """The hour is over: every meter reads, then every cluster member attests."""
+        self.clock.set(rules.hour_end(day, hour))
+        view = reputation.Hour(self.rest, day, hour)
+        batches = []
+        for pk in view.parties():
+            delivered, received = view.honest_reading(pk)
+            if self.role_of.get(pk) == settlement.MALICIOUS_SELLER:
+                delivered = 0  # never delivers
+            batches.append(self.sender.reputation_batch(
+                self.signer_of[pk], [reputation.reading(day, hour, delivered, received)], view.read))
+        self.sender.run(batches)
+        if not batches:
+            return
+        view = reputation.Hour(self.rest, day, hour)
+        batches = []
+        for member in view.members():
+            payloads = reputation.attest_payloads(view.verdicts(member))
+            if payloads and member in self.signer_of:
+                batches.append(self.sender.reputation_batch(self.signer_of[member], payloads, view.read))
+        self.sender.run(batches)
+        self._read_scores(self.scores.keys() | {pk for c in view.contracts.values() for pk in
+                                                (c.seller, c.buyer, *c.cluster)})
+
+    def _end_of_day(self, day: int, keys: list[str]) -> None:
+        """The previous day's deadline has passed: expire what it left; refresh the pool."""
+        self.clock.set(rules.hour_end(day, HOURS_PER_DAY - 1) + 1)
+        self._expire_due([day - 1])
+        self.sender.run([self.sender.reputation_batch(self.operator, [reputation.refresh_pool()],
+                                                      reputation.StateView(self.rest))])
+        self._read_scores(keys)
+
+    def _expire_due(self, days: list[int]) -> int:
+        """Expire every contract of `days` that is due at the clock's time; how many."""
+        now = self.clock.seconds
+        view = reputation.StateView(self.rest)
+        due = [cid for day in days for cid in reputation.due(view, day, now, self.settings)]
+        if not due:
+            return 0
+        payloads = reputation.expire_payloads(due)
+        self.sender.run([self.sender.reputation_batch(self.operator, payloads[i:i + BATCH_TRANSACTIONS], view)
+                         for i in range(0, len(payloads), BATCH_TRANSACTIONS)])
+        return len(due)
+
+    def _finish_run(self, run: int) -> None:
+        """After a run's last day: its last day's deadline passes; expire the rest."""
+        last = self.chain_day(1, self.data.days() - 1, run)
+        self.clock.set(rules.deadline(last, HOURS_PER_DAY - 1, self.settings) + 1)
+        self._expire_due([last - 1, last])
+        self._read_scores(self.scores.keys())
+
+    def _read_scores(self, keys) -> None:
+        self.scores.update(reputation.ReputationReader(self.rest).scores(list(keys)))
+
     # -- reading back ---------------------------------------------------------------------
-    def collect(self, scenario: int) -> ScenarioResult:
+    def collect(self, scenario: int, run: int = REPUTATION_RUN) -> ScenarioResult:
         n, days = len(self.keys), self.data.days()
         bought = np.zeros((n, days * HOURS_PER_DAY), dtype=np.int64)
         sold = np.zeros_like(bought)
@@ -188,19 +431,20 @@ class Simulation:
         received = np.zeros(n, dtype=np.int64)
         surcharge, count, penalties, ceiling = 0, 0, [], []
         for d in range(days):
-            day = self.chain_day(scenario, d)
+            day = self.chain_day(scenario, d, run)
             for contract in self.reader.contracts(day=day):
                 count += 1
                 slot = d * HOURS_PER_DAY + contract.hour
+                money_paid, money_received, money_surcharge = _as_settled(contract)
                 if contract.buyer in self.index:
                     i = self.index[contract.buyer]
                     bought[i, slot] += contract.energy
-                    paid[i] += contract.total
-                    surcharge += contract.surcharge
+                    paid[i] += money_paid
+                    surcharge += money_surcharge
                 if contract.seller in self.index:
                     j = self.index[contract.seller]
                     sold[j, slot] += contract.energy
-                    received[j] += contract.base
+                    received[j] += money_received
             record = self.reader.penalties(day)
             penalties.append(list(record.multipliers) if record else [NO_PENALTY] * HOURS_PER_DAY)
             ceiling.append(self._optimal_par(bought[:, d * HOURS_PER_DAY:(d + 1) * HOURS_PER_DAY]))
@@ -208,6 +452,21 @@ class Simulation:
             name=WITH if scenario else WITHOUT, days=[self.data.date(d).isoformat() for d in range(days)],
             bought_wh=bought, sold_wh=sold, paid_ueur=paid, received_ueur=received, surcharge_ueur=int(surcharge),
             penalties=penalties, optimal_par=ceiling, contracts=count)
+
+    def _money(self, scenario: int, run: int = REPUTATION_RUN) -> tuple[np.ndarray, np.ndarray, int]:
+        """(paid, received, surcharge) as `collect` reads them: µEUR as settled."""
+        paid = np.zeros(len(self.keys), dtype=np.int64)
+        received = np.zeros_like(paid)
+        surcharge = 0
+        for d in range(self.data.days()):
+            for contract in self.reader.contracts(day=self.chain_day(scenario, d, run)):
+                money_paid, money_received, money_surcharge = _as_settled(contract)
+                if contract.buyer in self.index:
+                    paid[self.index[contract.buyer]] += money_paid
+                    surcharge += money_surcharge
+                if contract.seller in self.index:
+                    received[self.index[contract.seller]] += money_received
+        return paid, received, int(surcharge)
 
     def _optimal_par(self, day_bought: np.ndarray) -> float | None:
         active = day_bought[day_bought.sum(axis=1) > 0]
@@ -217,26 +476,114 @@ class Simulation:
                            minimise_movement=False)
         return metrics.par(result.schedules.sum(axis=0))
 
+    def collect_reputation(self) -> dict:
+        """The report's reputation section, from the contracts on chain and what the run tracked."""
+        runs = {}
+        for run in self.runs:
+            scenarios = {}
+            for scenario in (0, 1):
+                contracts = [c for d in range(self.data.days())
+                             for c in self.reader.contracts(day=self.chain_day(scenario, d, run))]
+                track = self.tracks.get((run, scenario))
+                keys = self._keys(run, scenario)
+                participants = []
+                for i in self.roles.malicious():
+                    pk = keys[i]
+                    excluded = track.excluded.get(pk) if track else None
+                    ended = track.credit_ended.get(pk) if track else None
+                    mine = [c for c in contracts if pk in (c.seller, c.buyer)]
+                    participants.append({
+                        "index": i, "name": self.data.participants[i].name, "public_key": pk,
+                        "role": self.roles.role(i),
+                        "trades": len(mine),
+                        "faults": sum(1 for c in mine if c.stage == pb.DECLINED and (
+                            (c.cause == pb.SELLER_SHORTFALL and c.seller == pk) or
+                            (c.cause in (pb.BUYER_DEFAULT, pb.RELEASE_MISMATCH) and c.buyer == pk))),
+                        "excluded": _when(self, excluded, run, scenario),
+                        "trades_before_excluded": settlement.trades_before(
+                            contracts, pk, excluded[:2] if excluded else None) if excluded else None,
+                        "credit_ended": _when(self, ended, run, scenario),
+                        "trades_before_credit_ended": settlement.trades_before(
+                            contracts, pk, ended[:2] if ended else None) if ended else None,
+                        "final_score_ppm": int(track.scores[i, -1]) if track is not None else None,
+                    })
+                scenarios[WITH if scenario else WITHOUT] = {
+                    **settlement.tally(contracts, self.operator_key, self.role_of),
+                    "malicious": participants,
+                }
+            runs[RUN_LABELS[run]] = {
+                "settings": reputation.settings_json(settlement.experiment_settings() if run == REPUTATION_RUN
+                                                     else settlement.baseline_settings()),
+                "scenarios": scenarios,
+            }
+        return {
+            "malicious_sellers": [self.data.participants[i].name for i in self.roles.sellers],
+            "malicious_buyers": [self.data.participants[i].name for i in self.roles.buyers],
+            "runs": runs,
+            "roles": [self.roles.role(i) for i in range(self.data.n)],
+        }
+
     def run(self) -> SimulationResult:
-        """Set up the market, run both scenarios and read back what the chain recorded."""
+        """Set up the market, run both scenarios (and the baseline run, with
+        malicious participants) and read back what the chain recorded."""
         quiet_third_party_logs()
         started = time.perf_counter()
         bar = self.progress if isinstance(self.progress, Progress) else Progress(enabled=self.progress)
         days = self.data.days()
-        bar.phase(f"setup: {len(self.keys)} participants, 2 scenarios x {days} days ({self.mode})")
+        bar.phase(f"setup: {len(self.keys)} participants, 2 scenarios x {days} days ({self.mode})"
+                  + (f"; {len(self.roles.sellers)} malicious seller(s), {len(self.roles.buyers)} malicious "
+                     f"buyer(s), then a baseline run with eligibility disabled" if len(self.runs) > 1 else ""))
         self.setup()
         results = []
-        for scenario, name in ((0, WITHOUT), (1, WITH)):
-            bar.begin(name, days, HOURS_PER_DAY)
-            self.run_scenario(scenario, bar)
-            bar.end()
-            bar.phase(f"{name}: reading the contracts back")
-            results.append(self.collect(scenario))
+        for run in self.runs:
+            for scenario, name in ((0, WITHOUT), (1, WITH)):
+                bar.begin(name if run == REPUTATION_RUN else f"{RUN_LABELS[run]}: {name}", days, HOURS_PER_DAY)
+                self.run_scenario(scenario, bar, run)
+                bar.end()
+                if run == REPUTATION_RUN:
+                    bar.phase(f"{name}: reading the contracts back")
+                    results.append(self.collect(scenario))
+            if self.config.settlement:
+                bar.phase(f"{RUN_LABELS[run]}: expiring what the last day left")
+                self._finish_run(run)
+        reputation_doc = None
+        if self.config.settlement:
+            bar.phase("reputation: reading the settlement back")
+            for scenario, result in enumerate(results):
+                # the money as finally released (a day's leftovers are expired the day after)
+                result.paid_ueur, result.received_ueur, result.surcharge_ueur = self._money(scenario)
+            reputation_doc = self.collect_reputation()
         bar.phase(f"simulation done in {time.perf_counter() - started:.1f} s")
         without, with_ = results
-        check_same_daily_energy(without.bought_wh, with_.bought_wh, without.sold_wh, with_.sold_wh)
+        honest = [i for i in range(self.data.n) if self.roles.role(i) == settlement.HONEST]
+        check_same_daily_energy(without.bought_wh[honest], with_.bought_wh[honest],
+                                without.sold_wh[honest], with_.sold_wh[honest])
         return SimulationResult(
             config={**asdict(self.config), "participants": len(self.keys), "days": self.data.days(),
                     "mode": self.mode},
             dataset=self.data.source, participants=[p.name for p in self.data.participants],
-            without=without, with_=with_, seconds=round(time.perf_counter() - started, 1))
+            without=without, with_=with_, seconds=round(time.perf_counter() - started, 1),
+            reputation=reputation_doc,
+            trajectories={f"{run}-{scenario}": track.scores for (run, scenario), track in self.tracks.items()}
+            if self.config.settlement else {})
+
+
+def _as_settled(c: pb.Contract) -> tuple[int, int, int]:
+    """(paid by the buyer, received by the seller, penalty surcharge paid) in µEUR:
+    as released for a final contract (a defaulting buyer paid nothing; its
+    seller got the operator's guarantee), as contracted for one not settled
+    (a run without settlement)."""
+    if c.stage not in rules.FINAL_STAGES:
+        return c.total, c.base, c.surcharge
+    if c.stage == pb.DECLINED and c.cause == pb.BUYER_DEFAULT:
+        return 0, c.paid_base, 0
+    return c.paid_base + c.paid_surcharge + c.paid_wire_fee, c.paid_base, c.paid_surcharge
+
+
+def _when(sim: Simulation, found: tuple[int, int, str] | None, run: int, scenario: int) -> dict | None:
+    """A (chain day, hour, why) as the simulated day it was and its reason."""
+    if found is None:
+        return None
+    day, hour, why = found
+    d = day - sim.chain_day(scenario, 0, run)
+    return {"day": d + 1, "date": sim.data.date(d).isoformat(), "hour": hour, "reason": why}

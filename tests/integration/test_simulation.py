@@ -1,27 +1,36 @@
 """`sawgrid simulate`: full stack and --fast agree contract for contract,
-results are reproducible, and the command writes its report."""
+results are reproducible, settlement leaves the experiment's results as they
+were before it existed, the attacks are caught, and the command writes its report."""
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from sawgrid.clients.sdk import keys
 from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.clients.simulation import data
 from sawgrid.clients.sdk.ledger import InProcessClient
+from sawgrid.clients.simulation.replay import ReplayClock
 from sawgrid.clients.simulation.report import summary
-from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for
+from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for, start_time
+from sawgrid.protos import market_pb2 as pb
 
 SEED = 3
+# What main recorded before contracts were settled (commit 1eff9f2, fast mode,
+# synthetic(n=5, days=3, seed=3)): every figure of the report, the energy and
+# money arrays, and a digest of every contract's parties, energy and prices.
+ON_MAIN = Path(__file__).with_name("simulation_main_n5d3s3.json")
 
 
 def _contracts(rest, sim) -> list[bytes]:
     reader = MarketReader(rest)
     return [c.SerializeToString(deterministic=True)
-            for scenario in (0, 1) for d in range(sim.data.days())
-            for c in reader.contracts(day=sim.chain_day(scenario, d))]
+            for run in sim.runs for scenario in (0, 1) for d in range(sim.data.days())
+            for c in reader.contracts(day=sim.chain_day(scenario, d, run))]
 
 
 def _comparable(result) -> dict:
@@ -31,25 +40,83 @@ def _comparable(result) -> dict:
     return json.loads(json.dumps(doc, default=str))
 
 
-def _fast(dataset):
-    rest = InProcessClient()
-    sim = Simulation(dataset, SimConfig(seed=SEED), rest, signer_for(SEED, "operator"),
-                     signed=False, mode="fast", progress=False)
+def _fast(dataset, **config):
+    clock = ReplayClock(start_time(dataset))
+    rest = InProcessClient(clock=clock)
+    sim = Simulation(dataset, SimConfig(seed=SEED, **config), rest, signer_for(SEED, "operator"),
+                     signed=False, mode="fast", progress=False, clock=clock)
+    return rest, sim, sim.run()
+
+
+def _full(make_devnet, tmp_path, dataset, **config):
+    keys.save("operator", private_key_for(SEED, "operator"), tmp_path / "keys", force=True)
+    clock = ReplayClock(start_time(dataset), tmp_path / "clock")
+    net = make_devnet(processors=True, extra=("--clock-file", str(tmp_path / "clock")))
+    rest = RestClient(net.url)
+    sim = Simulation(dataset, SimConfig(seed=SEED, **config), rest, signer_for(SEED, "operator"),
+                     signed=True, mode="full stack", progress=False, clock=clock)
     return rest, sim, sim.run()
 
 
 def test_full_stack_and_fast_give_the_same_contracts_and_report(make_devnet, tmp_path):
     dataset = data.synthetic(n=5, days=3, seed=SEED)
-    keys.save("operator", private_key_for(SEED, "operator"), tmp_path / "keys", force=True)
-    net = make_devnet(processors=True)
-    rest = RestClient(net.url)
-    full_sim = Simulation(dataset, SimConfig(seed=SEED), rest, signer_for(SEED, "operator"),
-                          signed=True, mode="full stack", progress=False)
-    full = full_sim.run()
+    rest, full_sim, full = _full(make_devnet, tmp_path, dataset)
     fast_rest, fast_sim, fast = _fast(dataset)
     assert full.without.contracts > 0 and full.with_.contracts > 0
     assert _contracts(rest, full_sim) == _contracts(fast_rest, fast_sim)
     assert _comparable(full) == _comparable(fast)
+    # every contract settled against the meters, on devnet as in process
+    contracts = [pb.Contract.FromString(raw) for raw in _contracts(rest, full_sim)]
+    assert {c.stage for c in contracts} == {pb.SETTLED}
+
+
+def test_settlement_leaves_the_experiment_as_it_was_on_main():
+    """Honest meters and members settle every contract; energy, prices,
+    contracts, money and PAR figures are those main recorded without settlement."""
+    dataset = data.synthetic(n=5, days=3, seed=SEED)
+    rest, sim, result = _fast(dataset)
+    on_main = json.loads(ON_MAIN.read_text())
+    doc = summary(result)
+    for key in ("headline", "per_day", "statistics", "costs", "days", "participants"):
+        assert json.loads(json.dumps(doc[key], default=str)) == on_main["summary"][key], key
+    for name, scenario in (("without", result.without), ("with", result.with_)):
+        expected = on_main[name]
+        for field in ("bought_wh", "sold_wh", "paid_ueur", "received_ueur"):
+            assert getattr(scenario, field).tolist() == expected[field], (name, field)
+        assert (scenario.surcharge_ueur, scenario.contracts, scenario.penalties) == \
+            (expected["surcharge_ueur"], expected["contracts"], expected["penalties"])
+    reader = MarketReader(rest)
+    rows = [[c.id, c.seller, c.buyer, c.energy, c.price, c.penalty, c.base, c.surcharge, c.wire_fee, c.total, c.grid]
+            for scenario in (0, 1) for d in range(dataset.days())
+            for c in reader.contracts(day=sim.chain_day(scenario, d))]
+    assert (len(rows), hashlib.sha256(json.dumps(rows).encode()).hexdigest()) == \
+        (on_main["contracts"], on_main["contracts_sha256"])
+    rep = doc["reputation"]
+    for scenario in rep["scenarios"].values():
+        assert scenario["outcomes"] == {"settled": scenario["outcomes"]["settled"], "declined": 0, "open": 0}
+        assert scenario["comparison"]["lost_as_settled_eur"] == 0
+    assert rep["attack"] is None
+
+
+def test_attacks_full_stack_and_fast_agree_and_are_caught(make_devnet, tmp_path):
+    dataset = data.synthetic(n=5, days=3, seed=SEED)
+    attack = dict(malicious_sellers=1, malicious_buyers=1, baseline=False)
+    rest, full_sim, full = _full(make_devnet, tmp_path, dataset, **attack)
+    fast_rest, fast_sim, fast = _fast(dataset, **attack)
+    assert _contracts(rest, full_sim) == _contracts(fast_rest, fast_sim)
+    assert _comparable(full) == _comparable(fast)
+    assert full.trajectories.keys() == fast.trajectories.keys()
+    for key in full.trajectories:
+        assert full.trajectories[key].tolist() == fast.trajectories[key].tolist()
+    rep = summary(full)["reputation"]
+    for scenario in rep["scenarios"].values():
+        causes = {d["cause"] for d in scenario["declined"]}
+        assert causes == {"seller_shortfall", "buyer_default"}
+        assert scenario["outcomes"]["open"] == 0
+        for m in scenario["malicious"]:
+            assert m["faults"] > 0 and m["excluded"] is not None, m   # refused once its score fell
+            assert m["final_score_ppm"] < rep["settings"]["min_score_ppm"]
+        assert scenario["comparison"]["kept_by_escrow_eur"] >= 0
 
 
 def test_fast_mode_is_reproducible_and_recommendations_flatten_the_load():
@@ -66,14 +133,27 @@ def test_simulate_command_writes_the_report(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "-m", "sawgrid.clients.cli", "simulate", "--fast", "--participants", "4",
-         "--days", "3", "--seed", "1", "--out", str(out), "--json"],
-        capture_output=True, text=True, timeout=300)
+         "--days", "3", "--seed", "1", "--out", str(out), "--json",
+         "--malicious-sellers", "1", "--malicious-buyers", "1"],
+        capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["report"] == str(out / "summary.md")
     for name in ("summary.md", "box_par.png", "hourly_without.png", "hourly_with.png", "daily_par.png",
-                 "results.json", "daily_par.csv"):
+                 "qscore.png", "results.json", "daily_par.csv"):
         assert (out / name).exists(), name
-    bad = subprocess.run([sys.executable, "-m", "sawgrid.clients.cli", "simulate", "--fast", "--days", "1"],
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    attack = doc["reputation"]["attack"]
+    assert attack["baseline"] and attack["declined"] > 0 and attack["money_kept_eur"] > 0
+    text = (out / "summary.md").read_text()
+    assert "## Settlement and reputation" in text and '"Without reputation" is defined' in text
+    assert "credit_score lowered to the initial score" in text
+    # progress off a terminal: one line per phase and per day, the baseline run's too
+    assert "baseline (eligibility disabled): with recommendations: day 3/3" in result.stderr
+    for bad, message in ((["--days", "1"], "--days"), (["--malicious-sellers", "-1"], "must not be negative"),
+                         (["--malicious-sellers", "9"], "only 4 participants"),
+                         (["--url", "http://127.0.0.1:9", "--malicious-buyers", "1"], "--url")):
+        run = subprocess.run([sys.executable, "-m", "sawgrid.clients.cli", "simulate", "--fast",
+                              "--participants", "4", "--days", "3", "--out", str(tmp_path / "bad"), *bad],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, (bad, run.stderr)
+        assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, (bad, run.stderr)

@@ -12,7 +12,8 @@ from sawgrid.clients.simulation.data import Dataset, Participant
 from sawgrid.clients.simulation.logs import NOISY_LOGGERS, quiet_third_party_logs
 from sawgrid.clients.simulation.progress import Progress
 from sawgrid.clients.simulation.results import WITH, WITHOUT
-from sawgrid.clients.simulation.runner import SimConfig, Simulation, signer_for
+from sawgrid.clients.simulation.replay import ReplayClock
+from sawgrid.clients.simulation.runner import SimConfig, Simulation, signer_for, start_time
 from sawgrid.clients.simulation.scenarios import (
     check_same_daily_energy, purchases_with_recommendation, shortfall, surplus,
 )
@@ -181,8 +182,9 @@ def tiny_dataset(days: int = 3) -> Dataset:
 
 def test_a_run_off_a_terminal_prints_each_phase_and_each_day():
     out = io.StringIO()
-    sim = Simulation(tiny_dataset(), SimConfig(seed=1), InProcessClient(), signer_for(1, "operator"),
-                     signed=False, mode="fast", progress=Progress(stream=out))
+    clock = ReplayClock(start_time(tiny_dataset()))
+    sim = Simulation(tiny_dataset(), SimConfig(seed=1), InProcessClient(clock=clock), signer_for(1, "operator"),
+                     signed=False, mode="fast", progress=Progress(stream=out), clock=clock)
     result = sim.run()
     assert result.with_.contracts > 0
     text = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
@@ -192,7 +194,9 @@ def test_a_run_off_a_terminal_prints_each_phase_and_each_day():
     assert text[0] == "setup: 2 participants, 2 scenarios x 3 days (fast)"
     assert text.index(f"{WITHOUT}: reading the contracts back") < text.index(f"{WITH}: trading 3 days")
     assert text[-1].startswith("simulation done in ")
-    assert len(text) == 1 + 2 * (1 + 3 + 1 + 1) + 1          # setup; per scenario: trading, days, done, reading; end
+    assert text[-3:-1] == ["with reputation: expiring what the last day left", "reputation: reading the settlement back"]
+    # setup; per scenario: trading, days, done, reading; the last day's expire, the settlement read back; end
+    assert len(text) == 1 + 2 * (1 + 3 + 1 + 1) + 2 + 1
 
 
 def test_simulate_json_keeps_progress_on_stderr_and_only_json_on_stdout(tmp_path, capsys):

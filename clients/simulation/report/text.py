@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sawgrid.clients.simulation.report import reputation as settlement_section
 from sawgrid.clients.simulation.report.plots import PLOTS, hourly_days, hourly_days_span, write_plots
 from sawgrid.clients.simulation.report.stats import (
     DAYS_WITHOUT_RECOMMENDATIONS, DEFAULT_FLAT_PRICE_UEUR_PER_KWH, PAPER, UEUR_PER_EUR, costs, daily_par,
@@ -179,6 +180,12 @@ CONFIG_ROWS = {
                                     "the days before have no recommendations or penalties"),
     "participant_funds_ueur": ("participant_funds", _ueur, "each participant's, never the constraint"),
     "operator_funds_ueur": ("operator_funds", _ueur, "the system operator's, to buy all surplus"),
+    "malicious_sellers": ("malicious_sellers", str, "sell but never deliver (meters read 0 Wh)"),
+    "malicious_buyers": ("malicious_buyers", str, "buy on credit whenever allowed, never pay"),
+    "settlement": ("settlement", lambda v: "yes" if v else "no (a network's clock cannot be replayed)",
+                   "readings, attestations and expire after each hour and day"),
+    "baseline": ("baseline", lambda v: "yes" if v else "no",
+                 "with malicious participants, a second run with eligibility disabled to compare with"),
 }
 
 
@@ -250,6 +257,7 @@ def summary(result: SimulationResult) -> dict:
         "costs": cost,
         "plots": dict(PLOTS),
         "interpretation": _interpretation(head, stats, cost),
+        "reputation": settlement_section.reputation_summary(result),
     }
     return _jsonable(out)
 
@@ -399,6 +407,8 @@ def _markdown(s: dict) -> str:
           "",
           f"![Energy bought per hour with recommendations, {shown} (cf. Fig. 7)]({PLOTS['hourly_with']})", "",
           f"![Daily PAR of both scenarios (cf. Fig. 8)]({PLOTS['daily_par']})", ""]
+    if s.get("reputation"):
+        L += settlement_section.markdown(s["reputation"])
     L += ["## Configuration", "", "| Setting | Value | |", "|---|---|---|"]
     L += [f"| {name} | {value.replace('|', '/')} | {meaning} |" for name, value, meaning in config_rows(s)]
     L.append("")
@@ -412,6 +422,7 @@ def write_report(result: SimulationResult, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     s = summary(result)
     write_plots(result, folder)
+    settlement_section.write_plots(result, folder)
     (folder / "summary.json").write_text(json.dumps(s, indent=2, allow_nan=False) + "\n")
     _write_csv(s["per_day"], folder / "daily_par.csv")
     md = folder / "summary.md"
