@@ -13,7 +13,8 @@ import pytest
 from sawgrid.clients.sdk import archive as sdk
 from sawgrid.clients.sdk import keys
 from sawgrid.clients.sdk.ledger import InProcessClient
-from sawgrid.clients.simulation.runner import SimConfig, Simulation, signer_for
+from sawgrid.clients.simulation.replay import ReplayClock
+from sawgrid.clients.simulation.runner import SimConfig, Simulation, signer_for, start_time
 from sawgrid.par_engine.engine import Engine, EngineConfig
 from sawgrid.processors.market import addresses as market
 from sawgrid.processors.market.units import day_date
@@ -83,28 +84,26 @@ def test_a_refusal_is_reported_not_raised(setup):
     assert outcome["status"] == "error" and "signer: not an operator" in outcome["reason"]
 
 
-def test_a_simulated_run_archives_what_is_final_and_says_why_it_skips_the_rest(caplog):
-    """`sawgrid simulate --fast`'s code path: the engine runs after each day.
-    Every day the engine ran for is either archived (and verifies) or named,
-    with the contract that is not final, in the run's report and the log."""
-    client = InProcessClient()
-    sim = Simulation(tiny_dataset(days=4), SimConfig(seed=1), client, signer_for(1, "operator"),
-                     signed=False, mode="fast", progress=False)
+def test_a_simulated_run_archives_every_day_the_engine_ran_for(caplog):
+    """`sawgrid simulate --fast`'s code path, settlement included: the engine
+    runs after each day from the second on (not after the last), and by then
+    every contract of the day is settled or declined, so each run archives the
+    days up to its own, scenario "without"'s last day included (in the first
+    run of "with"); every record verifies."""
+    dataset = tiny_dataset(days=4)
+    clock = ReplayClock(start_time(dataset))
+    client = InProcessClient(clock=clock)
+    sim = Simulation(dataset, SimConfig(seed=1), client, signer_for(1, "operator"),
+                     signed=False, mode="fast", progress=False, clock=clock)
     with caplog.at_level(logging.INFO, logger="sawgrid.par_engine"):
         sim.run()
-    report = sim.engine.last_report
-    assert report is not None and report.archive  # the step ran
-    archived = [o["day"] for o in report.archive if o["status"] == "archived"]
-    head = sdk.ArchiveReader(client).head()
-    for outcome in report.archive:
-        assert outcome["status"] in ("archived", "not finished"), outcome
-        if outcome["status"] == "not finished":
-            assert "is not final" in outcome["reason"]
-            assert f"archive: {outcome['day']} not archived yet" in caplog.text
-    if head is None:  # settlement is not driven by the simulation (yet): nothing is final
-        assert archived == []
-        contracts = [mpb.Contract.FromString(v) for v in client.ledger.items(market.contracts_prefix()).values()]
-        assert contracts and all(c.stage not in (mpb.SETTLED, mpb.DECLINED) for c in contracts)
-    else:
-        for record in sdk.ArchiveReader(client).days():
-            assert sdk.verify_day(client, record.day).ok
+    last_engine_day = sim.chain_day(1, dataset.days() - 2)
+    archived = [r.day for r in sdk.ArchiveReader(client).days()]
+    assert archived[:len(range(sim.chain_day(0, 0), last_engine_day + 1))] == \
+        list(range(sim.chain_day(0, 0), last_engine_day + 1))
+    assert all(o["status"] == "archived" for o in sim.engine.last_report.archive)
+    assert "not archived yet" not in caplog.text
+    for day in archived:
+        result = sdk.verify_day(client, day)
+        assert result.ok, result.reason
+        assert result.contracts > 0
