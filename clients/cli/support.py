@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from sawtooth_signing import Signer
 
-from sawgrid.clients.sdk import keys, market
+from sawgrid.clients.sdk import keys, market, reputation
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.rest import BatchInvalid, RestClient
 from sawgrid.protos import market_pb2 as pb
@@ -141,7 +141,7 @@ def refusal(err: BatchInvalid, raw: bool = False) -> str:
     reasons = "; ".join(m for m in err.messages if m)
     if not reasons:
         return str(err)
-    return f"refused: {reasons if raw else market.explain(reasons)}"
+    return f"refused: {reasons if raw else reputation.explain(reasons)}"  # market's units, Q-scores, chain times
 
 
 class Parser(argparse.ArgumentParser):
