@@ -16,6 +16,11 @@ A processor that stops answering pings, or whose connection is gone
 requests fail with `ProcessorGone`, so the block publisher retries them when
 a processor of that family registers again.
 
+A peer that is merely slow (its queue at ZMQ's high-water mark, EAGAIN — an
+event subscriber catching up on thousands of blocks) is not gone: what it
+cannot take yet waits in a per-peer backlog, in order, and is retried every
+turn; only a peer whose backlog reaches MAX_BACKLOG messages is dropped.
+
 Any peer can connect and send anything, so no message may stop the socket
 thread. Every handler runs guarded: a request whose content does not decode
 (or whose handling fails) is answered with the error status its response
@@ -31,6 +36,7 @@ every in-flight request so that nothing waits on a processor after it.
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import itertools
 import logging
@@ -51,6 +57,11 @@ LOG = logging.getLogger("sawgrid.devnet.component")
 PROTOCOL_VERSION = 1  # highest TpRegisterRequest feature we support (header styles)
 PING_INTERVAL = 1.0  # seconds of silence before a processor is pinged
 PING_TIMEOUT = 10.0  # seconds of silence after which it is dropped
+# Messages that may wait for one slow peer (e.g. an event subscriber's catch-up,
+# one message per block) before it is dropped as not keeping up; it can
+# subscribe again from its last known block.
+MAX_BACKLOG = 100_000
+BACKLOG_RETRY_MS = 5  # poll timeout while something waits for a slow peer
 
 
 class ProcessorGone(Exception):
@@ -84,6 +95,7 @@ class ComponentServer:
         self._outbox_addr = f"inproc://devnet-outbox-{secrets.token_hex(4)}"
         self._local = threading.local()
         self._outq: queue.SimpleQueue = queue.SimpleQueue()
+        self._backlog: dict[bytes, collections.deque] = {}  # socket thread only
         self._socket_thread_id: int | None = None
         self._lock = threading.Lock()
         self._processors: dict[tuple[str, str], list[Processor]] = {}
@@ -211,7 +223,8 @@ class ComponentServer:
 
     def _turn(self, poller: zmq.Poller, router: zmq.Socket, pull: zmq.Socket, last_sweep: float) -> float:
         """One turn of the socket loop; returns when the last ping sweep ran."""
-        events = dict(poller.poll(200))
+        events = dict(poller.poll(BACKLOG_RETRY_MS if self._backlog else 200))
+        self._retry_backlog(router)
         if pull in events:
             while pull.get(zmq.EVENTS) & zmq.POLLIN:  # wake-ups only; messages are in _outq
                 pull.recv()
@@ -237,10 +250,34 @@ class ComponentServer:
             self._route(router, identity, data)
 
     def _route(self, router: zmq.Socket, identity: bytes, data: bytes) -> None:
+        backlog = self._backlog.get(identity)
+        if backlog is not None:  # behind what is already waiting, to keep the order
+            if len(backlog) >= MAX_BACKLOG:
+                self._drop(identity, f"too slow: {MAX_BACKLOG} messages waiting")
+            else:
+                backlog.append(data)
+            return
         try:
             router.send_multipart([identity, data], zmq.NOBLOCK)
+        except zmq.Again:  # the peer's queue is full: it is slow, not gone
+            self._backlog[identity] = collections.deque([data])
         except zmq.ZMQError:  # EHOSTUNREACH: the peer is gone
             self._drop(identity, "connection gone")
+
+    def _retry_backlog(self, router: zmq.Socket) -> None:
+        for identity in list(self._backlog):
+            backlog = self._backlog[identity]
+            while backlog:
+                try:
+                    router.send_multipart([identity, backlog[0]], zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                except zmq.ZMQError:
+                    self._drop(identity, "connection gone")
+                    break
+                backlog.popleft()
+            if not backlog:
+                self._backlog.pop(identity, None)
 
     def _reply(self, router: zmq.Socket, identity: bytes, correlation_id: str, message_type: int, content: bytes) -> None:
         message = Message(message_type=message_type, correlation_id=correlation_id, content=content)
@@ -262,6 +299,7 @@ class ComponentServer:
                 self._route(router, conn.identity, ping.SerializeToString())
 
     def _drop(self, identity: bytes, reason: str) -> None:
+        self._backlog.pop(identity, None)
         with self._lock:
             conn = self._connections.pop(identity, None)
             families = []
@@ -277,6 +315,8 @@ class ComponentServer:
             if families:
                 LOG.warning("processor %s dropped (%s): %s", identity.hex()[:8], reason,
                             ", ".join(f"{f} {v}" for f, v in families))
+        if reason.startswith("too slow"):
+            LOG.warning("peer %s dropped (%s)", identity.hex()[:8], reason)
         if self.on_disconnect is not None:
             try:
                 self.on_disconnect(identity)

@@ -149,3 +149,30 @@ def test_stop_fails_requests_in_flight(endpoint):
         server.process(processor, processor_pb2.TpProcessRequest(context_id="d")).result(timeout=0)
     assert isinstance(future.exception(), ProcessorGone)
     assert not isinstance(future.exception(), concurrent.futures.TimeoutError)
+
+
+def test_a_slow_peer_gets_every_message_in_order(endpoint):
+    """A peer that does not read for a while (an event subscriber during a long
+    catch-up) fills ZMQ's queues; what does not fit waits instead of being
+    lost, and the peer stays connected."""
+    server, _ = endpoint
+    ctx = zmq.Context()
+    slow = ctx.socket(zmq.DEALER)
+    slow.linger = 0
+    slow.setsockopt(zmq.IDENTITY, b"slow-peer")
+    slow.connect(server.endpoint)
+    try:
+        assert _registers(slow)  # the endpoint knows the peer now
+        # beyond the default high-water marks (1,000 messages on each side) and
+        # what the kernel's socket buffers hold
+        total, pad = 4_000, b"x" * 16_000
+        for i in range(total):
+            server.send(b"slow-peer", Message.CLIENT_EVENTS, b"%d:" % i + pad)
+        received = []
+        while len(received) < total and slow.poll(TIMEOUT_MS):
+            received.append(Message.FromString(slow.recv()).content.split(b":")[0])
+        assert received == [b"%d" % i for i in range(total)]
+        assert server.registered() == [("f", "1.0")]  # still connected
+    finally:
+        slow.close(0)
+        ctx.term()
