@@ -552,6 +552,22 @@ def test_par_engine_serves_on_its_published_port(compose):
     assert parsed.key_dir == Path("/var/lib/sawgrid/keys")
 
 
+def test_settlement_does_the_operators_duties_every_hour(compose):
+    """sawgrid-reputation needs the system operator to expire what is past its
+    deadline and to refresh the validator pool; one service does both, hourly."""
+    from sawgrid.clients.cli import reputation as reputation_cli
+
+    service = compose["services"]["settlement"]
+    parsed = parse_sawgrid(argv(service))
+    assert parsed.func is reputation_cli._settle
+    assert Cron.parse(parsed.cron).expression == "5 * * * *" and not parsed.no_refresh
+    assert (parsed.url, parsed.key, parsed.key_dir) == ("http://rest-api-0:8008", "operator",
+                                                       Path("/var/lib/sawgrid/keys"))
+    assert mounts(service)["/var/lib/sawgrid"] == mounts(compose["services"]["market-init"])["/var/lib/sawgrid"]
+    assert depends_on(service)["market-init"] == "service_completed_successfully"
+    assert service["restart"] == "unless-stopped" and not service.get("ports")
+
+
 @every_file
 def test_every_sawgrid_command_line_parses(path, tmp_path):
     for _name, lines in sawgrid_command_lines(load_file(path), tmp_path).items():
