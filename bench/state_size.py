@@ -15,14 +15,14 @@ The figure is the state's size: the sum of the sizes of all state entries
 (bytes of each value; each address is 70 hex characters more) and their
 count, at the end and after each day, broken down by family and record kind.
 
-Settlement stand-in. Contracts are archived only once SETTLED or DECLINED,
-which the reputation family's settlement does. Where the simulation has not
-settled a day's contracts by the time the engine runs, this bench settles
-them itself, straight in the ledger's state, as a full delivery would: stage
-SETTLED, delivered = energy, paid_* = the contract's amounts, no escrow left;
-and it writes the records settlement leaves behind, one Reading per party
-and hour, one Settlement per contract. Money is not moved (wallet sizes do
-not depend on it).
+Settlement is the simulation's own (meters read after each hour, cluster
+members attest, the operator expires leftovers), so the reputation records
+are the real ones. Contracts are archived only once SETTLED or DECLINED; a
+contract the simulation has not settled by the time the engine runs (none,
+since it settles every hour) would be settled here by a stand-in, straight in
+the ledger's state, as a full delivery: stage SETTLED, delivered = energy,
+paid_* = the contract's amounts, with one Reading per party and hour and one
+Settlement per contract. The report counts how many it settled.
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from sawgrid.clients.sdk import archive
 from sawgrid.clients.sdk.ledger import InProcessClient
 from sawgrid.clients.simulation import data
-from sawgrid.clients.simulation.runner import SimConfig, Simulation, signer_for
+from sawgrid.clients.simulation.replay import ReplayClock
+from sawgrid.clients.simulation.runner import SimConfig, Simulation, signer_for, start_time
 from sawgrid.processors import registry
 from sawgrid.processors.archive.record import FINAL_STAGES
 from sawgrid.processors.market import addresses as market
@@ -152,9 +153,11 @@ class NightlyRun:
 
 
 def simulate(dataset, prune: bool, retention: int, seed: int) -> tuple[Run, dict]:
-    client = InProcessClient()
+    clock = ReplayClock(start_time(dataset))
+    client = InProcessClient(clock=clock)
     operator = signer_for(seed, "operator")
-    sim = Simulation(dataset, SimConfig(seed=seed), client, operator, signed=False, mode="fast", progress=False)
+    sim = Simulation(dataset, SimConfig(seed=seed), client, operator, signed=False, mode="fast", progress=False,
+                     clock=clock)
     run = Run(prune, retention)
     sim.setup()
     if prune:
