@@ -11,7 +11,9 @@ import pytest
 
 from sawgrid.clients.sdk import keys
 from sawgrid.clients.sdk import market as m
+from sawgrid.clients.sdk import reputation as rep
 from sawgrid.clients.sdk.rest import RestClient
+from sawgrid.devnet import replay_clock
 from sawgrid.par_engine.engine import Engine, EngineConfig
 from sawgrid.par_engine.service import create_app
 from sawgrid.processors.market.units import day_date, trade_amounts
@@ -19,6 +21,20 @@ from sawgrid.protos import market_pb2 as pb
 
 DAY = 20_500
 PEAK_HOUR = 18
+
+
+@pytest.fixture
+def clock(tmp_path):
+    """devnet's chain time (BlockInfo): just after the peak hour of the day the
+    engine issues for, so that the meters of that hour may still report."""
+    path = tmp_path / "clock"
+    replay_clock.write(path, (DAY + 1) * 86_400 + (PEAK_HOUR + 1) * 3_600 + 60)
+    return path
+
+
+@pytest.fixture
+def devnet(make_devnet, clock):
+    return make_devnet(extra=("--clock-file", str(clock)))
 
 
 @pytest.fixture
@@ -60,6 +76,14 @@ def test_engine_issues_penalties_the_market_applies(traded_day):
     (contract,) = reader.contracts(day=DAY + 1, hour=PEAK_HOUR)
     base, surcharge, _, _ = trade_amounts(1_000, 100_000, 1500, 0)  # the surcharge does not depend on the fee
     assert contract.penalty == 1500 and contract.surcharge == surcharge == base // 2
+    assert contract.escrow >= contract.total == base + surcharge + contract.wire_fee  # held from alice
+    # settled against the meters (the day is long past in chain time; no
+    # volunteers, so no cluster: the two readings decide), the surcharge and
+    # the fee reach the system operator
+    rep.submit(rest, bob, rep.reading(DAY + 1, PEAK_HOUR, delivered_wh=1_000))
+    rep.submit(rest, alice, rep.reading(DAY + 1, PEAK_HOUR, received_wh=1_000))
+    (settled,) = reader.contracts(day=DAY + 1, hour=PEAK_HOUR)
+    assert settled.stage == pb.SETTLED and settled.paid_surcharge == surcharge
     assert reader.wallet(operator.get_public_key().as_hex()).balance - operator_before == surcharge + contract.wire_fee
 
 
