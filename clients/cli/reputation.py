@@ -92,7 +92,7 @@ def _stage_text(c: pb.Contract) -> str:
     if c.stage == pb.DECLINED:
         at = reputation.STAGES.get(c.declined_at, "?")
         cause = reputation.CAUSES.get(c.cause, "?").replace("_", " ")
-        return f"declined at {at}: {cause}" + (f" ({reputation.explain(c.cause_detail)})" if c.cause_detail else "")
+        return f"declined at {at}: {cause}" + (f"; {reputation.explain(c.cause_detail)}" if c.cause_detail else "")
     return stage
 
 

@@ -159,6 +159,10 @@ def test_bad_input_is_one_line_and_changes_nothing(hour_over):
     doc = json.loads(ok(net, "operator", "expire", "--day", d, "--json", key="operator"))
     assert doc == {"expired": []}
     unchanged()
+    doc = json.loads(ok(net, "operator", "settle", "--json", key="operator"))   # compose's settlement service
+    assert doc["expired"] == [] and doc["refreshed_pool"] is True
+    assert "--cron: a cron expression has 5 fields" in refused(net, "operator", "settle", "--cron", "hourly",
+                                                               key="operator")
 
 
 def test_honest_settlement_and_json_through_the_cli(hour_over):
@@ -212,7 +216,8 @@ def test_honest_settlement_and_json_through_the_cli(hour_over):
 def test_every_command_has_help_with_an_example():
     for args in (["reading"], ["attest"], ["pay"], ["reputation", "show"], ["reputation", "volunteer"],
                  ["reputation", "withdraw"], ["reputation", "pool"], ["contract", "show"],
-                 ["operator", "reputation-settings"], ["operator", "refresh-pool"], ["operator", "expire"]):
+                 ["operator", "reputation-settings"], ["operator", "refresh-pool"], ["operator", "expire"],
+                 ["operator", "settle"]):
         result = subprocess.run([sys.executable, "-m", "sawgrid.clients.cli", *args, "--help"],
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "example:\n  sawgrid" in result.stdout, args
