@@ -114,6 +114,8 @@ def reputation_summary(result: SimulationResult) -> dict | None:
 
 def _trajectory_summary(result: SimulationResult) -> dict:
     roles = (result.reputation or {}).get("roles") or []
+    runs = (result.reputation or {}).get("runs") or {}
+    min_score = runs.get(REPUTATION_RUN, {}).get("settings", {}).get("min_score_ppm", 0)
     out = {}
     for key, name in (("0-0", WITHOUT), ("0-1", WITH)):
         scores = result.trajectories.get(key)
@@ -126,6 +128,7 @@ def _trajectory_summary(result: SimulationResult) -> dict:
             "honest_final_median_ppm": int(np.median(honest)) if honest else None,
             "honest_final_min_ppm": min(honest) if honest else None,
             "honest_lowest_ppm": min(lowest) if lowest else None,
+            "honest_below_min_score": sum(1 for x in lowest if x < min_score),
         }
     return out
 
@@ -301,10 +304,18 @@ def markdown(s: dict) -> list[str]:
             parts.append(f"{name}: median {sdk.format_score(x['honest_final_median_ppm'])}, lowest at the end "
                          f"{sdk.format_score(x['honest_final_min_ppm'])}, lowest at any hour "
                          f"{sdk.format_score(x['honest_lowest_ppm'])}" if x["honest_final_median_ppm"] is not None else name)
+        below = {name: x["honest_below_min_score"] for name, x in t.items() if x.get("honest_below_min_score")}
         L += ["### Q-scores", "",
-              "Honest participants' final Q-scores (" + "; ".join(parts) + "). Honest members of a declined "
-              "contract's cluster take its x_failure too (eq. 2: every validator of a failed transaction is "
-              "multiplied by |x|), which is why the lowest honest score dips when attackers trade.", "",
+              "Honest participants' final Q-scores (" + "; ".join(parts) + "). They keep their keys from one "
+              "scenario to the next, so their scores carry over (the second panel starts where the first "
+              "ended); the malicious participants start afresh. Honest members of a declined contract's "
+              "cluster take its x_failure too (eq. 2: every validator of a failed transaction is multiplied by "
+              "|x|, the leader by |x|^3), which is why the lowest honest score dips when attackers trade"
+              + ("." if not below else
+                 ": " + ", ".join(f"{n} honest participant(s) fell below min_score at some hour in the scenario "
+                                  f"{name}" for name, n in below.items())
+                 + "; with no fault on record they are never refused, but the snapshot gives them no cluster "
+                   "seat until they recover."), "",
               f"![Q-scores of honest and malicious participants after each hour]({s['plots']['qscore']})", ""]
     return L
 
