@@ -43,6 +43,7 @@ UEUR = 1_000_000
 PPM = 1_000_000
 ROLE_COLOURS = {"malicious seller": "#D55E00", "malicious buyer": "#CC79A7"}
 HONEST_COLOUR = "#0072B2"
+LINE_STYLES = ["-", "--", ":", "-."]
 
 
 def _eur(ueur) -> float:
@@ -159,10 +160,13 @@ def qscore_figure(result: SimulationResult):
                             color=HONEST_COLOUR, alpha=0.18, linewidth=0, label="honest: 10-90 %")
             ax.plot(hours, np.median(h, axis=0), color=HONEST_COLOUR, linewidth=1.6, label="honest: median")
             ax.plot(hours, h.min(axis=0), color=HONEST_COLOUR, linewidth=0.8, linestyle=":", label="honest: lowest")
+        seen: dict[str, int] = {}
         for i, role in enumerate(roles):
             if role == "honest":
                 continue
-            ax.plot(hours, scores[i], color=ROLE_COLOURS.get(role, "#555555"), linewidth=1.2,
+            style = LINE_STYLES[seen.get(role, 0) % len(LINE_STYLES)]   # tell participants of one role apart
+            seen[role] = seen.get(role, 0) + 1
+            ax.plot(hours, scores[i], color=ROLE_COLOURS.get(role, "#555555"), linewidth=1.3, linestyle=style,
                     label=f"{names[i]} ({role})")
         ax.axhline(settings["min_score_ppm"] / PPM, color="#333333", linestyle="--", linewidth=0.9,
                    label=f"min_score {sdk.format_score(settings['min_score_ppm'])}")
@@ -265,12 +269,18 @@ def markdown(s: dict) -> list[str]:
                          f"{refused.replace('|', '/')} | {m['trades_before_excluded'] if excluded else 'n/a'} | "
                          f"{credit} | {sdk.format_score(m['final_score_ppm']) if m['final_score_ppm'] is not None else 'n/a'} | "
                          f"{b['trades'] if b else 'n/a'} |")
+        back = sorted({m["name"] for sc in s["scenarios"].values() for m in sc["malicious"]
+                       if m["excluded"] and m["trades"] > (m["trades_before_excluded"] or 0)})
         L += ["", "*Trades* are the contracts it was a party to; *refused from* is the first hour the market "
               "would not take its order (its Q-score below min_score with a fault on record), *trades before* "
               "how many contracts it had concluded by then. Contracts of one order in one hour settle together, "
               "so several faults may land at once. A buyer's grid contracts have no cluster and, bought on "
               "credit, settle only when it pays or at the operator's expire after the deadline (24 h): until "
-              "then its default is not on record.", ""]
+              "then its default is not on record."
+              + ("" if not back else
+                 f" Refused does not mean gone: {', '.join(back)} traded again later, having climbed back above "
+                 f"min_score as a cluster member (every seat it validates with the quorum on a settled contract "
+                 f"multiplies its score by x_success, the leader's by x_success^3), and faulted again."), ""]
     L += ["### What reputation kept from being lost", "",
           "| Scenario | Lost, as settled | Lost if paid at match (same contracts) | Kept by escrow "
           "| Lost without reputation (baseline) | Kept vs baseline | Debt left on credit lines "
