@@ -699,17 +699,13 @@ class Hour:
 
     # -- the operator ---------------------------------------------------------------
     def due(self, now: int, settings: rpb.Settings) -> list[str]:
-        """Contract ids `expire` can act on at chain time `now`: past the
-        deadline, and open, or final with members never judged."""
+        """Contract ids `expire` can act on at chain time `now` (the processor's
+        own `settle.needs_expire`: past the deadline, and open, or final with
+        members never judged)."""
         if now <= settle.deadline(self.day, self.hour, settings):
             return []
-        out = []
-        for contract in self.contracts.values():
-            if contract.stage in OPEN_STAGES:
-                out.append(contract.id)
-            elif contract.stage in FINAL_STAGES and settle.unjudged(contract, self.settlements.get(contract.id)):
-                out.append(contract.id)
-        return out
+        return [c.id for c in self.contracts.values()
+                if settle.needs_expire(c, self.settlements.get(c.id), settings, now)]
 
 
 def due(ledger: LedgerClient | StateView, day: int, now: int, settings: rpb.Settings,
@@ -726,13 +722,8 @@ def due(ledger: LedgerClient | StateView, day: int, now: int, settings: rpb.Sett
     for a, d in view.under(REPUTATION.prefix(raddr.SETTLEMENT) + maddr.day_scope(day)).items():
         record = _decode(rpb.Settlement, d, a)
         settlements[record.contract_id] = record
-    out = []
-    for c in sorted(contracts, key=lambda c: (c.hour, _seq(c.id))):
-        if now <= settle.deadline(c.day, c.hour, settings):
-            continue
-        if c.stage in OPEN_STAGES or (c.stage in FINAL_STAGES and settle.unjudged(c, settlements.get(c.id))):
-            out.append(c.id)
-    return out
+    return [c.id for c in sorted(contracts, key=lambda c: (c.hour, _seq(c.id)))
+            if settle.needs_expire(c, settlements.get(c.id), settings, now)]
 
 
 # --------------------------------------------------------------------------
