@@ -283,11 +283,9 @@ def find_archive_block(rest, transaction_id: str, day: int) -> tuple[dict | None
 
 
 def _block_at(rest, num: int) -> dict:
-    # RestClient has no public "block by number"; /blocks pages by number (0x + 16 hex).
-    doc = rest._call("GET", "/blocks", query={"start": f"0x{num:016x}", "limit": 1})
-    (block,) = doc["data"][:1]
-    if int(block["header"]["block_num"]) != num:
-        raise ValueError(f"asked for block {num}, got {block['header']['block_num']}")
+    block = rest.block_at(num)
+    if block is None:
+        raise ValueError(f"block {num} is not on the chain")
     return block
 
 

@@ -312,6 +312,18 @@ class RestClient:
         `limit` of them (None: down to genesis)."""
         return self._paged("/blocks", _only(head=head), limit)
 
+    def block_at(self, num: int) -> dict | None:
+        """The block with number `num` on the current chain, or None beyond the
+        head (Sawtooth's /blocks pages by number: start=0x + 16 hex digits)."""
+        try:
+            doc = self._call("GET", "/blocks", query={"start": f"0x{num:016x}", "limit": 1})
+        except RestApiError as err:
+            if err.status in (400, 404):  # beyond the head: no such paging start
+                return None
+            raise
+        found = [b for b in doc.get("data", [])[:1] if int(b["header"]["block_num"]) == num]
+        return found[0] if found else None
+
     def head_id(self) -> str | None:
         """Id of the chain head, or None while the node has no genesis block yet."""
         try:

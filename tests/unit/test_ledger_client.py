@@ -45,3 +45,28 @@ def test_in_process_refusal_is_batch_invalid_with_the_reason():
     signer = signer_for(new_private_key())
     with pytest.raises(BatchInvalid, match="not set"):
         client.submit([kv_batch(signer, "never-set", delete=True)])
+
+
+def test_rest_client_finds_a_block_by_number(tmp_path):
+    """`RestClient.block_at(n)`: the block numbered n on the chain, None beyond the head."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from inproc_devnet import InProcDevnet, new_signer, one
+
+    with InProcDevnet(tmp_path / "data") as net:
+        signer = new_signer()
+        batches = [one(signer, key=f"k{i}") for i in range(3)]
+        for b in batches:
+            net.ledger.submit([b])
+            assert net.wait([b]) == ["COMMITTED"]
+        rest = RestClient(f"http://127.0.0.1:{net.api.port}")
+        head = rest.block(rest.head_id())
+        top = int(head["header"]["block_num"])
+        assert top >= 1
+        for num in range(top + 1):
+            block = rest.block_at(num)
+            assert int(block["header"]["block_num"]) == num
+        assert rest.block_at(top)["header_signature"] == head["header_signature"]
+        assert rest.block_at(top + 1) is None
