@@ -60,6 +60,14 @@ def member(score: int, x: int, is_leader: bool, settings: rpb.Settings) -> int:
     return updated(score, x, LEADER_POWER if is_leader else PEER_POWER, settings)
 
 
+def honest_member_floor(before: int, after: int, settings: rpb.Settings) -> int:
+    """A member that voted with the quorum may lose score over a declined trade
+    (the paper punishes the cluster), but never down past `min_score`: another
+    party's fault must not cost an honest participant its right to trade or its
+    cluster seats. A score already below the minimum does not rise from this."""
+    return max(after, min(before, settings.min_score))
+
+
 def qot(updated_scores) -> int:
     """(Q-score)_i: the sum of the updated scores the transaction involves, ppm."""
     return sum(updated_scores)

@@ -266,7 +266,10 @@ class _Scores:
 
     def member(self, public_key: str, x: int, is_leader: bool, validated: bool) -> int:
         record = self(public_key)
-        record.score = qscore.member(record.score, x, is_leader, self.settings)
+        before = record.score
+        record.score = qscore.member(before, x, is_leader, self.settings)
+        if validated:  # the cluster shares a declined trade's cost, but an honest vote
+            record.score = qscore.honest_member_floor(before, record.score, self.settings)
         if validated:
             record.validated += 1
         else:

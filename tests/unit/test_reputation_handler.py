@@ -342,6 +342,28 @@ def test_readings_are_allocated_in_creation_order(w):
     assert w.contract(second).delivered == 400 and w.contract(second).cause == pb.SELLER_SHORTFALL
 
 
+def test_an_honest_vote_on_a_declined_trade_never_costs_the_right_to_trade(w):
+    """The cluster shares a declined trade's cost (eq. 2), but a member that voted
+    with the quorum is not pushed below min_score by another's fault; a member
+    that voted against it is not protected."""
+    s, b, members, cid = trio(w)
+    near = DEFAULTS.min_score + 20_000  # x 0.9 (0.729 as leader) would fall below the minimum
+    for m in members:
+        w._put(raddr.score_address(m), rpb.Score(public_key=m, score=near))
+    liar = members[3]
+    w.at(HOUR_END)
+    w.ok(s, reading(delivered=0))
+    w.ok(b, reading(received=0))
+    for m in members[:3]:
+        w.ok(m, attest((cid, 0, True)))
+    w.ok(liar, attest((cid, 1_000, True)))  # after the quorum: judged against it
+    assert w.contract(cid).cause == pb.SELLER_SHORTFALL
+    for m in members[:3]:
+        assert w.score(m).score == DEFAULTS.min_score and w.score(m).validated == 1
+    leader = w.contract(cid).leader
+    assert w.score(liar).score == qscore.member(near, DEFAULTS.x_failure, liar == leader, DEFAULTS) < DEFAULTS.min_score
+
+
 # ------------------------------------------------------------------ quorum and faults in the cluster
 def test_quorum_with_one_lying_and_one_absent_member():
     w = World(settings(cluster_size=7))  # m = 7, q = 5: tolerates two faulty members
