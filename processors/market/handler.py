@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
-from sawgrid.processors.base import SawgridHandler
+from sawgrid.processors.base import SawgridHandler, write_outcome
 from sawgrid.processors.market import addresses as addr
 from sawgrid.processors.market import matching
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.payload import decode, invalid
-from sawgrid.processors.market.state import MarketState
-from sawgrid.processors.reputation import addresses as rep
+from sawgrid.processors.market.state import ADDR, REP, MarketState
 from sawgrid.processors.reputation import cluster, eligibility
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos import reputation_pb2 as rpb
@@ -34,12 +33,9 @@ class MarketHandler(SawgridHandler):
         signer = transaction.header.signer_public_key
         state = MarketState(context)
         outcome = getattr(self, "_" + action)(state, signer, message)
-        state.flush()
-        if outcome is not None:
-            for event_type, attributes, data in outcome.events:
-                context.add_event(event_type, attributes, data)
-            for data in outcome.receipt_data:
-                context.add_receipt_data(data)
+        # set_state, then the events and the receipt data (one round trip's wait against a validator)
+        write_outcome(context, state.writes(), outcome.events if outcome is not None else (),
+                      outcome.receipt_data if outcome is not None else ())
 
     # -- operators and configuration ---------------------------------------------------
     def _init(self, st: MarketState, signer: str, m: pb.Init):
@@ -74,7 +70,7 @@ class MarketHandler(SawgridHandler):
 
     # -- participants --------------------------------------------------------------------
     def _register(self, st: MarketState, signer: str, m: pb.Register):
-        st.prefetch([addr.participant_address(signer), addr.wallet_address(signer)])
+        st.prefetch([ADDR.participant_address(signer), ADDR.wallet_address(signer)])
         if st.participant(signer) is not None:
             raise invalid("register", "this key is already registered")
         st.put_participant(pb.Participant(public_key=signer, name=m.name, status=pb.PENDING))
@@ -123,7 +119,7 @@ class MarketHandler(SawgridHandler):
         if st.penalties(m.day) is not None:
             raise invalid("set_recommendations.day",
                           f"day {m.day} is already issued (its penalties are set); recommendations are final")
-        st.prefetch(addr.participant_address(rec.public_key) for rec in m.recommendations)
+        st.prefetch(ADDR.participant_address(rec.public_key) for rec in m.recommendations)
         for i, rec in enumerate(m.recommendations):
             if st.participant(rec.public_key) is None:
                 raise invalid(f"set_recommendations.recommendations[{i}].public_key", "not registered")
@@ -139,9 +135,9 @@ class MarketHandler(SawgridHandler):
     # -- trading ---------------------------------------------------------------------------
     def _place_order(self, st: MarketState, signer: str, m: pb.PlaceOrder):
         st.prefetch([
-            addr.config_address(), addr.participant_address(signer), addr.role_address(signer, m.day),
-            *([addr.wallet_address(signer)] if m.side == pb.BUY else []), addr.penalties_address(m.day),
-            addr.book_address(m.day, m.hour), rep.config_address(), rep.score_address(signer), rep.pool_address(),
+            ADDR.config_address(), ADDR.participant_address(signer), ADDR.role_address(signer, m.day),
+            *([ADDR.wallet_address(signer)] if m.side == pb.BUY else []), ADDR.penalties_address(m.day),
+            ADDR.book_address(m.day, m.hour), REP.config_address(), REP.score_address(signer), REP.pool_address(),
         ])
         config = _require_config(st)
         _require_approved(st, signer)
@@ -213,7 +209,7 @@ class MarketHandler(SawgridHandler):
         if book.closed:
             raise invalid("close_hour", f"hour {m.day}/{m.hour} is already closed")
         grid = st.grid_prices(m.day)
-        st.prefetch(addr.wallet_address(pk) for pk in sorted({o.owner for o in [*book.orders, *book.offers]}))
+        st.prefetch(ADDR.wallet_address(pk) for pk in sorted({o.owner for o in [*book.orders, *book.offers]}))
         trade = _Trade(st, book, config)
         expired = 0
         # gate closure: grid-fallback remainders trade with the system operator, the rest expires
@@ -431,8 +427,8 @@ class _Trade(_Outcome):
             return
         day, hour = self.book.day, self.book.hour
         parties = sorted({pk for c in self.contracts for pk in (c.seller, c.buyer)})
-        self.st.prefetch([addr.hour_index_address(day, hour),
-                          *(addr.position_address(day, hour, pk) for pk in parties)])
+        self.st.prefetch([ADDR.hour_index_address(day, hour),
+                          *(ADDR.position_address(day, hour, pk) for pk in parties)])
         index = self.st.hour_index(day, hour)
         for contract in self.contracts:
             self.st.put_contract(contract)

@@ -7,6 +7,8 @@ so every validator computes the same state root.
 """
 from __future__ import annotations
 
+import functools
+from types import SimpleNamespace
 from typing import Iterable, TypeVar
 
 from google.protobuf.message import DecodeError, Message
@@ -19,6 +21,23 @@ from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos import reputation_pb2 as rpb
 
 M = TypeVar("M", bound=Message)
+
+
+def _memo(function):
+    return functools.lru_cache(maxsize=16_384, typed=True)(function)
+
+
+# The address functions the handler and the record accessors call, memoized:
+# each is a few string joins, a regex check and a digest lookup, and a
+# place_order derives about fifteen addresses, mostly the same few over and
+# over (the config, a participant's records, a busy hour's book).
+ADDR = SimpleNamespace(**{name: _memo(getattr(addr, name)) for name in (
+    "config_address", "participant_address", "role_address", "wallet_address", "grid_prices_address",
+    "penalties_address", "recommendation_address", "book_address", "contract_address", "hour_index_address",
+    "position_address", "recommendation_index_address")})
+REP = SimpleNamespace(**{name: _memo(getattr(rep, name)) for name in (
+    "config_address", "score_address", "pool_address")})
+_MISSING = object()
 
 
 class MarketState:
@@ -41,8 +60,10 @@ class MarketState:
     def _read(self, address: str, message_type: type[M]) -> M | None:
         if address in self._dirty:
             return self._dirty[address]
-        self.prefetch([address])
-        raw = self._cache[address]
+        raw = self._cache.get(address, _MISSING)
+        if raw is _MISSING:
+            self.prefetch([address])
+            raw = self._cache[address]
         if raw is None:
             return None
         try:
@@ -57,36 +78,39 @@ class MarketState:
         self._dirty[address] = message
         self._written.add(address)
 
+    def writes(self) -> dict[str, bytes]:
+        """Every record put() in this transaction, serialized, in address order."""
+        return {a: self._dirty[a].SerializeToString(deterministic=True) for a in sorted(self._written)}
+
     def flush(self) -> None:
         """Write every record put() in this transaction (one set_state call)."""
         if self._written:
-            self._context.set_state(
-                {a: self._dirty[a].SerializeToString(deterministic=True) for a in sorted(self._written)})
+            self._context.set_state(self.writes())
 
     # -- records -------------------------------------------------------------------
     def config(self) -> pb.Config | None:
-        return self._read(addr.config_address(), pb.Config)
+        return self._read(ADDR.config_address(), pb.Config)
 
     def participant(self, public_key: str) -> pb.Participant | None:
-        return self._read(addr.participant_address(public_key), pb.Participant)
+        return self._read(ADDR.participant_address(public_key), pb.Participant)
 
     def role(self, public_key: str, day: int) -> pb.DayRole | None:
-        return self._read(addr.role_address(public_key, day), pb.DayRole)
+        return self._read(ADDR.role_address(public_key, day), pb.DayRole)
 
     def wallet(self, public_key: str) -> pb.Wallet | None:
-        return self._read(addr.wallet_address(public_key), pb.Wallet)
+        return self._read(ADDR.wallet_address(public_key), pb.Wallet)
 
     def wallet_or_new(self, public_key: str) -> pb.Wallet:
         return self.wallet(public_key) or pb.Wallet(public_key=public_key)
 
     def grid_prices(self, day: int) -> pb.GridPrices | None:
-        return self._read(addr.grid_prices_address(day), pb.GridPrices)
+        return self._read(ADDR.grid_prices_address(day), pb.GridPrices)
 
     def penalties(self, day: int) -> pb.Penalties | None:
-        return self._read(addr.penalties_address(day), pb.Penalties)
+        return self._read(ADDR.penalties_address(day), pb.Penalties)
 
     def book(self, day: int, hour: int) -> pb.Book | None:
-        return self._read(addr.book_address(day, hour), pb.Book)
+        return self._read(ADDR.book_address(day, hour), pb.Book)
 
     def _read_or_new(self, address: str, message: M) -> M:
         """The record at `address`, or `message` as its empty first version; later
@@ -97,60 +121,60 @@ class MarketState:
         return found
 
     def hour_index(self, day: int, hour: int) -> pb.HourIndex:
-        return self._read_or_new(addr.hour_index_address(day, hour), pb.HourIndex(day=day, hour=hour))
+        return self._read_or_new(ADDR.hour_index_address(day, hour), pb.HourIndex(day=day, hour=hour))
 
     def position(self, day: int, hour: int, public_key: str) -> pb.Position:
-        return self._read_or_new(addr.position_address(day, hour, public_key),
+        return self._read_or_new(ADDR.position_address(day, hour, public_key),
                                  pb.Position(public_key=public_key, day=day, hour=hour))
 
     def recommendation_index(self, day: int) -> pb.RecommendationIndex:
-        return self._read_or_new(addr.recommendation_index_address(day), pb.RecommendationIndex(day=day))
+        return self._read_or_new(ADDR.recommendation_index_address(day), pb.RecommendationIndex(day=day))
 
     # -- the reputation family's records (read only) -----------------------------------
     def reputation_settings(self) -> rpb.Settings:
         """The on-chain reputation Settings, or their DEFAULTS on a chain without them."""
-        config = self._read(rep.config_address(), rpb.Config)
+        config = self._read(REP.config_address(), rpb.Config)
         return config.settings if config is not None and config.HasField("settings") else REPUTATION_DEFAULTS
 
     def score(self, public_key: str) -> rpb.Score | None:
-        return self._read(rep.score_address(public_key), rpb.Score)
+        return self._read(REP.score_address(public_key), rpb.Score)
 
     def pool(self) -> rpb.Pool:
-        return self._read(rep.pool_address(), rpb.Pool) or rpb.Pool()
+        return self._read(REP.pool_address(), rpb.Pool) or rpb.Pool()
 
     # -- writes ----------------------------------------------------------------------
     def put_config(self, config: pb.Config) -> None:
-        self.put(addr.config_address(), config)
+        self.put(ADDR.config_address(), config)
 
     def put_participant(self, participant: pb.Participant) -> None:
-        self.put(addr.participant_address(participant.public_key), participant)
+        self.put(ADDR.participant_address(participant.public_key), participant)
 
     def put_role(self, role: pb.DayRole) -> None:
-        self.put(addr.role_address(role.public_key, role.day), role)
+        self.put(ADDR.role_address(role.public_key, role.day), role)
 
     def put_wallet(self, wallet: pb.Wallet) -> None:
-        self.put(addr.wallet_address(wallet.public_key), wallet)
+        self.put(ADDR.wallet_address(wallet.public_key), wallet)
 
     def put_grid_prices(self, prices: pb.GridPrices) -> None:
-        self.put(addr.grid_prices_address(prices.day), prices)
+        self.put(ADDR.grid_prices_address(prices.day), prices)
 
     def put_penalties(self, penalties: pb.Penalties) -> None:
-        self.put(addr.penalties_address(penalties.day), penalties)
+        self.put(ADDR.penalties_address(penalties.day), penalties)
 
     def put_recommendation(self, record: pb.RecommendationRecord) -> None:
-        self.put(addr.recommendation_address(record.day, record.public_key), record)
+        self.put(ADDR.recommendation_address(record.day, record.public_key), record)
 
     def put_book(self, book: pb.Book) -> None:
-        self.put(addr.book_address(book.day, book.hour), book)
+        self.put(ADDR.book_address(book.day, book.hour), book)
 
     def put_contract(self, contract: pb.Contract) -> None:
-        self.put(addr.contract_address(contract.day, contract.hour, contract.id), contract)
+        self.put(ADDR.contract_address(contract.day, contract.hour, contract.id), contract)
 
     def put_hour_index(self, index: pb.HourIndex) -> None:
-        self.put(addr.hour_index_address(index.day, index.hour), index)
+        self.put(ADDR.hour_index_address(index.day, index.hour), index)
 
     def put_position(self, position: pb.Position) -> None:
-        self.put(addr.position_address(position.day, position.hour, position.public_key), position)
+        self.put(ADDR.position_address(position.day, position.hour, position.public_key), position)
 
     def put_recommendation_index(self, index: pb.RecommendationIndex) -> None:
-        self.put(addr.recommendation_index_address(index.day), index)
+        self.put(ADDR.recommendation_index_address(index.day), index)
