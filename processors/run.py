@@ -14,6 +14,18 @@ transaction in flight at that moment is simply not answered; the validator
 runs it again (devnet and Sawtooth both do). If the process still has not
 exited `EXIT_DEADLINE` seconds after the signal, it exits anyway.
 
+Concurrency. The SDK's `TransactionProcessor.start()` handles one
+TP_PROCESS_REQUEST at a time: while a transaction waits for the answer to one
+of its context calls (get/set state, events, receipt data) the processor sits
+idle, even though the validator has sent it other, non-conflicting
+transactions (devnet's scheduler and Sawtooth's parallel scheduler both do;
+Sawtooth sends up to a registered processor's `max_occupancy`). `_Processor`
+hands each request to a pool of `WORKERS` threads instead, so one
+transaction's round trips overlap another's work. Each request has its own
+context and the handlers keep no state between calls, so what a transaction
+does does not depend on which thread runs it or what else runs meanwhile;
+pings and re-registration stay on the receiving thread.
+
 Exit code 1 instead when the processor cannot go on: the validator refused
 the registration, the parent named by `SAWGRID_PARENT_PID` (devnet sets it
 for its children) has died, or, with `--exit-after-disconnect SECONDS`, the
@@ -23,6 +35,7 @@ Without that option the processor keeps retrying, as the SDK does.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
 import os
 import signal
@@ -48,14 +61,34 @@ PARENT_PID_ENV = "SAWGRID_PARENT_PID"  # devnet names itself here for its childr
 POLL = 0.2  # seconds between the main thread's checks
 UNREGISTER_TIMEOUT = 1.0  # seconds to wait for the validator's TP_UNREGISTER_RESPONSE
 EXIT_DEADLINE = 10.0  # seconds from the stop request to a forced exit
+WORKERS = 4  # transactions served at once (see "Concurrency" above)
 
 
 class _Processor(TransactionProcessor):
     """The SDK's processor, remembering whether its registration went through."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: int = WORKERS) -> None:
         super().__init__(url)
         self.registered = threading.Event()
+        self._workers = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sawgrid-tp-worker")
+
+    def _process(self, msg):
+        """Serve a TP_PROCESS_REQUEST on the worker pool (the SDK's `_process`
+        answers it, whatever the outcome)."""
+        try:
+            self._workers.submit(self._serve, msg)
+        except RuntimeError:  # the pool is shut down: we are stopping, the validator runs it again
+            pass
+
+    def _serve(self, msg):
+        try:
+            super()._process(msg)
+        except Exception:  # noqa: BLE001 - unanswered; the validator times out and runs it again
+            LOG.exception("unexpected error serving a transaction")
+
+    def stop(self):
+        super().stop()  # fails the context calls still waiting, so the workers finish
+        self._workers.shutdown(wait=False, cancel_futures=True)
 
     def _register(self):
         self.registered.clear()
