@@ -62,6 +62,7 @@ PING_TIMEOUT = 10.0  # seconds of silence after which it is dropped
 # subscribe again from its last known block.
 MAX_BACKLOG = 100_000
 BACKLOG_RETRY_MS = 5  # poll timeout while something waits for a slow peer
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # ints: `int & zmq.POLLIN` runs the enum's Python __rand__
 
 
 class ProcessorGone(Exception):
@@ -226,11 +227,11 @@ class ComponentServer:
         events = dict(poller.poll(BACKLOG_RETRY_MS if self._backlog else 200))
         self._retry_backlog(router)
         if pull in events:
-            while pull.get(zmq.EVENTS) & zmq.POLLIN:  # wake-ups only; messages are in _outq
+            while pull.get(_EVENTS) & _POLLIN:  # wake-ups only; messages are in _outq
                 pull.recv()
         self._flush(router)
         if router in events:
-            while router.get(zmq.EVENTS) & zmq.POLLIN:
+            while router.get(_EVENTS) & _POLLIN:
                 frames = router.recv_multipart()
                 if len(frames) >= 2:
                     self._on_message(router, frames[0], frames[-1])
