@@ -351,7 +351,7 @@ def _contract_text(s: Session, st: reputation.ContractStatus) -> str:
     else:
         rows.append(("cluster", "none: settled on the readings alone"))
     for vote in st.votes:
-        verdict = ("absent (never attested)" if vote.delivered_wh == reputation.ABSENT else
+        verdict = ("absent (never attested)" if vote.absent else
                    f"{kwh(vote.delivered_wh)} delivered, {'paid' if vote.paid else 'not paid'}")
         rows.append(("vote", f"{s.label(vote.member)}: {verdict}"))
     for side, record in st.readings.items():

@@ -57,7 +57,6 @@ DEFAULT_TIMEOUT = market.DEFAULT_TIMEOUT
 OUTCOME_EVENT = settle.OUTCOME_EVENT
 OPEN_STAGES = settle.OPEN_STAGES
 FINAL_STAGES = settle.FINAL_STAGES
-ABSENT = settle.ABSENT
 STAGES = market.STAGES
 CAUSES: dict[int, str] = {pb.SELLER_SHORTFALL: "seller_shortfall", pb.BUYER_DEFAULT: "buyer_default",
                           pb.RELEASE_MISMATCH: "release_mismatch"}
@@ -750,7 +749,7 @@ class ContractStatus:
         """How many real votes each (delivered_wh, paid) has."""
         out: dict[tuple[int, bool], int] = {}
         for vote in self.votes:
-            if vote.delivered_wh != ABSENT:
+            if not vote.absent:
                 out[(vote.delivered_wh, vote.paid)] = out.get((vote.delivered_wh, vote.paid), 0) + 1
         return out
 
@@ -784,9 +783,9 @@ def contract_status_json(s: ContractStatus) -> dict[str, Any]:
     doc = market.contract_json(c)
     doc.update({
         "hour_end": s.hour_end, "deadline": s.deadline, "deadline_time": format_time(s.deadline),
-        "votes": [{"member": v.member, "absent": v.delivered_wh == ABSENT,
-                   "delivered_wh": None if v.delivered_wh == ABSENT else v.delivered_wh,
-                   "paid": None if v.delivered_wh == ABSENT else v.paid} for v in s.votes],
+        "votes": [{"member": v.member, "absent": v.absent,
+                   "delivered_wh": None if v.absent else v.delivered_wh,
+                   "paid": None if v.absent else v.paid} for v in s.votes],
         "readings": {k: _reading_json(v) for k, v in s.readings.items()},
         "allocations_wh": dict(s.allocations),
         "honest_verdict": None if s.honest is None else {"delivered_wh": s.honest.delivered_wh, "paid": s.honest.paid},

@@ -33,11 +33,6 @@ from sawgrid.protos import reputation_pb2 as rpb
 OUTCOME_EVENT = "sawgrid-reputation/outcome"
 OPEN_STAGES = (pb.PREPARED, pb.EXECUTION)
 FINAL_STAGES = (pb.SETTLED, pb.DECLINED)
-# A Vote with this delivered_wh records a member that never attested, judged
-# absent by `expire` (real votes are at most the contract's energy).
-ABSENT = 2**64 - 1
-
-
 # ------------------------------------------------------------------ chain time
 def hour_end(day: int, hour: int) -> int:
     """Chain second at which the delivery hour is over: day·86400 + (hour+1)·3600."""
@@ -66,7 +61,7 @@ def quorum_verdict(votes: Iterable[rpb.Vote], quorum: int) -> Verdict | None:
     ⌊2m/3⌋+1 out of m votes, so the first found is the only one."""
     counts: dict[Verdict, int] = {}
     for vote in votes:
-        if vote.delivered_wh == ABSENT:
+        if vote.absent:
             continue
         verdict = Verdict.of(vote)
         counts[verdict] = counts.get(verdict, 0) + 1
@@ -285,7 +280,7 @@ def _judge_member(scores: _Scores, contract: pb.Contract, member: str, vote: rpb
                   verdict: Verdict, x_outcome: int) -> int:
     """A member's update: with the verdict it validated (the outcome's |x|); against
     it, or absent, it did not (x_failure). Returns its updated score."""
-    validated = vote is not None and vote.delivered_wh != ABSENT and Verdict.of(vote) == verdict
+    validated = vote is not None and not vote.absent and Verdict.of(vote) == verdict
     x = x_outcome if validated else scores.settings.x_failure
     return scores.member(member, x, member == contract.leader, validated)
 
@@ -319,7 +314,7 @@ def close(st: ReputationState, contract: pb.Contract, settings: rpb.Settings, op
         if vote is None and not by_expire:
             continue
         if vote is None:
-            settlement.votes.append(rpb.Vote(member=member, delivered_wh=ABSENT))
+            settlement.votes.append(rpb.Vote(member=member, absent=True))
         involved.append(_judge_member(scores, contract, member, vote, verdict, x))
     for key, at_fault in ((contract.seller, outcome.seller_fault), (contract.buyer, outcome.buyer_fault)):
         if key == operator and contract.grid:
@@ -368,7 +363,7 @@ def judge_absent(st: ReputationState, contract: pb.Contract, settlement: rpb.Set
     """`expire` of a settled contract: members that never attested take x_failure."""
     scores = _Scores(st, settings)
     for member in unjudged(contract, settlement):
-        settlement.votes.append(rpb.Vote(member=member, delivered_wh=ABSENT))
+        settlement.votes.append(rpb.Vote(member=member, absent=True))
         settlement.qot += scores.member(member, settings.x_failure, member == contract.leader, False)
     scores.write()
     st.put_settlement(contract.day, contract.hour, settlement)

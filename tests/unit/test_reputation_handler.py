@@ -153,7 +153,7 @@ def test_absent_members_are_judged_by_expire(w):
     assert w.score(absent).missed == 1
     assert w.score(absent).score == qscore.member(P1, DOWN, absent == w.contract(cid).leader, DEFAULTS)
     votes = w.settlement(cid).votes
-    assert votes[-1].member == absent and votes[-1].delivered_wh == settle.ABSENT
+    assert votes[-1].member == absent and votes[-1].absent
     w.fails(w.op, expire(cid), "nothing left to expire")
 
 
