@@ -11,7 +11,8 @@ from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
 from sawgrid.processors.archive import addresses as addr
 from sawgrid.processors.archive import record as rec
-from sawgrid.processors.archive.payload import DEFAULT_RETENTION_DAYS, decode, invalid
+from sawgrid.processors.archive.payload import DEFAULT_RETENTION_DAYS, decode
+from sawgrid.processors.checks import invalid
 from sawgrid.processors.archive.state import ArchiveState
 from sawgrid.processors.base import SawgridHandler
 from sawgrid.processors.market import addresses as market

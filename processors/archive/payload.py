@@ -5,9 +5,7 @@ Each check raises `InvalidTransaction` whose message starts with the field
 """
 from __future__ import annotations
 
-from google.protobuf.message import DecodeError
-from sawtooth_sdk.processor.exceptions import InvalidTransaction
-
+from sawgrid.processors.checks import check_range, decode_action
 from sawgrid.processors.market import units as u
 from sawgrid.protos import archive_pb2 as pb
 
@@ -16,15 +14,6 @@ from sawgrid.protos import archive_pb2 as pb
 DEFAULT_RETENTION_DAYS = 7     # a chain without an archive Config (and devnet's genesis)
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 36_500
-
-
-def invalid(field: str, reason: str) -> InvalidTransaction:
-    return InvalidTransaction(f"{field}: {reason}")
-
-
-def check_range(field: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise invalid(field, f"must be {low}..{high}, got {value}")
 
 
 def _check_day(name: str):
@@ -46,13 +35,4 @@ _CHECKS = {
 
 def decode(raw: bytes) -> tuple[str, object]:
     """(action name, its message) of a well-formed payload; InvalidTransaction otherwise."""
-    try:
-        payload = pb.ArchivePayload.FromString(raw)
-    except DecodeError:
-        raise invalid("payload", "not an ArchivePayload protobuf") from None
-    action = payload.WhichOneof("action")
-    if action is None:
-        raise invalid("payload", "no action set")
-    message = getattr(payload, action)
-    _CHECKS[action](message)
-    return action, message
+    return decode_action(raw, pb.ArchivePayload, _CHECKS)

@@ -12,7 +12,7 @@ from typing import Iterable, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
-from sawgrid.processors.archive.payload import invalid
+from sawgrid.processors.checks import invalid
 
 M = TypeVar("M", bound=Message)
 

@@ -5,27 +5,10 @@ Each check raises `InvalidTransaction` whose message starts with the field
 """
 from __future__ import annotations
 
-from google.protobuf.message import DecodeError
-from sawtooth_sdk.processor.exceptions import InvalidTransaction
-
-from sawgrid.processors.addressing import is_public_key
+from sawgrid.processors.checks import check_public_key, check_range, decode_action, invalid
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.addresses import parse_order_id
 from sawgrid.protos import market_pb2 as pb
-
-
-def invalid(field: str, reason: str) -> InvalidTransaction:
-    return InvalidTransaction(f"{field}: {reason}")
-
-
-def check_public_key(field: str, value: str) -> None:
-    if not is_public_key(value):
-        raise invalid(field, "not a compressed secp256k1 public key (66 lowercase hex chars)")
-
-
-def check_range(field: str, value: int, low: int, high: int, unit: str = "") -> None:
-    if not low <= value <= high:
-        raise invalid(field, f"must be {low}..{high}{' ' + unit if unit else ''}, got {value}")
 
 
 def check_day(field: str, day: int) -> None:
@@ -143,13 +126,7 @@ _CHECKS = {
 
 def decode(raw: bytes) -> tuple[str, object]:
     """(action name, its message) of a well-formed payload; InvalidTransaction otherwise."""
-    try:
-        payload = pb.MarketPayload.FromString(raw)
-    except DecodeError:
-        raise invalid("payload", "not a MarketPayload protobuf") from None
-    action = payload.WhichOneof("action")
-    if action is None:
-        raise invalid("payload", "no action set")
-    message = getattr(payload, action)
-    _CHECKS[action](message)
-    return action, message
+    return decode_action(raw, pb.MarketPayload, _CHECKS)
+
+
+__all__ = ["invalid", "check_public_key", "check_range", "check_day", "check_hour", "check_vector", "decode"]

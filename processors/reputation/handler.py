@@ -15,7 +15,7 @@ from sawtooth_sdk.processor.exceptions import InvalidTransaction
 from sawgrid.processors.base import SawgridHandler
 from sawgrid.processors.block_info.clock import chain_time
 from sawgrid.processors.market.addresses import MARKET
-from sawgrid.processors.market.payload import invalid
+from sawgrid.processors.checks import invalid
 from sawgrid.processors.reputation import settle
 from sawgrid.processors.reputation.addresses import REPUTATION, score_address
 from sawgrid.processors.reputation.payload import MAX_VOLUNTEERS, check_contract_id, decode

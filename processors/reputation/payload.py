@@ -5,11 +5,10 @@ Each check raises `InvalidTransaction` whose message starts with the field
 """
 from __future__ import annotations
 
-from google.protobuf.message import DecodeError
-
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.addresses import parse_order_id
-from sawgrid.processors.market.payload import check_day, check_hour, check_range, invalid
+from sawgrid.processors.checks import check_range, decode_action, invalid
+from sawgrid.processors.market.payload import check_day, check_hour
 from sawgrid.processors.reputation.settings import PPM
 from sawgrid.protos import reputation_pb2 as rpb
 
@@ -115,13 +114,4 @@ _CHECKS = {
 
 def decode(raw: bytes) -> tuple[str, object]:
     """(action name, its message) of a well-formed payload; InvalidTransaction otherwise."""
-    try:
-        payload = rpb.ReputationPayload.FromString(raw)
-    except DecodeError:
-        raise invalid("payload", "not a ReputationPayload protobuf") from None
-    action = payload.WhichOneof("action")
-    if action is None:
-        raise invalid("payload", "no action set")
-    message = getattr(payload, action)
-    _CHECKS[action](message)
-    return action, message
+    return decode_action(raw, rpb.ReputationPayload, _CHECKS)

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
 from budget import examples
+from fuzzing import mutated
 from sawgrid.processors.archive import addresses as addr
 from sawgrid.processors.archive.handler import ArchiveHandler
 from sawgrid.processors.inprocess import InProcessContext, InProcessLedger, unsigned_transaction
@@ -79,21 +80,9 @@ def payloads(draw) -> pb.ArchivePayload:
     return message
 
 
-@st.composite
-def mutated_bytes(draw) -> bytes:
-    data = bytearray(draw(payloads()).SerializeToString())
-    for op, position, byte in draw(st.lists(st.tuples(st.sampled_from("fidt"), st.integers(0, 10**6),
-                                                      st.integers(0, 255)), min_size=1, max_size=4)):
-        i = position % (len(data) + 1)
-        if op == "i":
-            data.insert(i, byte)
-        elif data and op == "f":
-            data[i % len(data)] ^= byte or 1
-        elif data and op == "d":
-            del data[i % len(data)]
-        elif op == "t":
-            del data[i:]
-    return bytes(data)
+def mutated_bytes():
+    """A serialized payload, then byte flips, insertions, deletions and truncation."""
+    return mutated(payloads())
 
 
 def txn_for(raw: bytes, signer: str, io: str):

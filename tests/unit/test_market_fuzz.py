@@ -40,6 +40,7 @@ from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos import reputation_pb2 as rpb
 from sawgrid.protos.sawtooth import TransactionHeader, processor_pb2
 from budget import examples
+from fuzzing import mutated
 
 
 DAY = 20_000  # 2024-10-04
@@ -255,22 +256,9 @@ def near_valid(draw) -> tuple[pb.MarketPayload, str]:
     return payload_, signer
 
 
-@st.composite
-def mutated_bytes(draw) -> bytes:
+def mutated_bytes():
     """A serialized payload, then byte flips, insertions, deletions and truncation."""
-    data = bytearray(draw(market_payloads()).SerializeToString())
-    for op, position, byte in draw(st.lists(st.tuples(st.sampled_from("fidt"), st.integers(0, 10**6),
-                                                      st.integers(0, 255)), min_size=1, max_size=4)):
-        i = position % (len(data) + 1)
-        if op == "i":
-            data.insert(i, byte)
-        elif data and op == "f":
-            data[i % len(data)] ^= byte or 1
-        elif data and op == "d":
-            del data[i % len(data)]
-        elif op == "t":
-            del data[i:]
-    return bytes(data)
+    return mutated(market_payloads())
 
 
 # ------------------------------------------------------------------ the property

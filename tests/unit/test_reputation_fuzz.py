@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
 from budget import examples
+from fuzzing import mutated
 from reputation_world import DEADLINE, HOUR, DAY, HOUR_END, World, attest, reading, rep_payload
 from reputation_world import settings as rep_settings
 from sawgrid.processors.block_info import addresses as bia
@@ -197,21 +198,9 @@ def plausible(draw) -> tuple[rpb.ReputationPayload, str]:
     return message, signer
 
 
-@st.composite
-def mutated_bytes(draw) -> bytes:
-    data = bytearray(draw(payloads()).SerializeToString())
-    for op, position, byte in draw(st.lists(st.tuples(st.sampled_from("fidt"), st.integers(0, 10**6),
-                                                      st.integers(0, 255)), min_size=1, max_size=4)):
-        i = position % (len(data) + 1)
-        if op == "i":
-            data.insert(i, byte)
-        elif data and op == "f":
-            data[i % len(data)] ^= byte or 1
-        elif data and op == "d":
-            del data[i % len(data)]
-        elif op == "t":
-            del data[i:]
-    return bytes(data)
+def mutated_bytes():
+    """A serialized payload, then byte flips, insertions, deletions and truncation."""
+    return mutated(payloads())
 
 
 signers = st.sampled_from(SIGNERS)
