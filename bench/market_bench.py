@@ -23,7 +23,11 @@
     them side by side, as it runs kv SETs on distinct keys. (Until the
     escrow change every place_order declared the whole wallet kind prefix —
     a trade paid whoever rested in the book — so any two market
-    transactions conflicted and ran one after another.)
+    transactions conflicted and ran one after another.) What bounds the
+    ratio since then is work per order, not conflicts: context messages
+    (a BUY matching one makes 5, in 3 waits, against kv's 1), new Merkle
+    leaves (about 3.5 per order against 1) and apply() itself; see
+    bench/README.md, "Where the market path's time went".
 
 (b) apply() in process — `MarketHandler.apply` driven by `InProcessLedger`'s
     context (no validator, no ZMQ), `time.perf_counter` around the call only,
@@ -31,6 +35,9 @@
     * a BUY that matches exactly one offer, against a book of N resting offers;
     * a SELL that matches nothing and rests in such a book;
     * the kv handler's SET, the baseline of the ratios.
+    The context calls counted are calls, not waits: against a validator the
+    market handler awaits its set_state, first event and receipt data
+    together (`processors.base.write_outcome`).
     Each call reads and writes the whole Book record of its hour, so its cost
     grows with the book.
 """
