@@ -7,7 +7,11 @@ recommendations out, as one signed batch.
 No wall clock inside: the day is explicit, so `sawgrid simulate` can drive
 simulated days and `par serve` drives real ones.
 
-Each run also archives the finished days (`Engine.archive`): from the day
+Each run first does the system operator's settlement duties for
+sawgrid-reputation (`Engine.settle`, `clients.sdk.reputation.settle_round`):
+it expires every contract past its deadline by the chain's time and
+refreshes the validator pool, so that days whose leftovers were due can be
+archived in the same run. Then it archives the finished days (`Engine.archive`): from the day
 after the newest archived one up to the day it read, in order, each day whose
 24 hours are closed and whose contracts are all SETTLED or DECLINED. It stops
 at the first day that is not finished yet and logs why (typically: contracts
@@ -25,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from sawtooth_signing import Signer
 
-from sawgrid.clients.sdk import archive, market
+from sawgrid.clients.sdk import archive, market, reputation
 from sawgrid.clients.sdk.archive import ArchiveReader
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.market import MarketReader
@@ -50,6 +54,8 @@ class EngineConfig:
     time_budget: float = 2.0                 # seconds, for astar
     cron: str = "0 23 * * *"                 # when `par serve` runs (UTC)
     archive: bool = True                     # archive the finished days after issuing
+    settle: bool = True                      # before archiving: expire what is past its deadline
+    refresh_pool: bool = True                # ... and refresh the validator pool (with settle)
 
     def __post_init__(self) -> None:
         try:
@@ -100,6 +106,7 @@ class RunReport:
     seconds: float = 0.0
     transaction_ids: list[str] = field(default_factory=list)
     archive: list[dict] = field(default_factory=list)   # what the archive step did, one entry per day it tried
+    settle: dict | None = None    # what the settlement step did (None: not run)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -126,7 +133,7 @@ class Engine:
             penalties=penalties, algorithm=self.config.algorithm,
         )
         if chain.is_issued(self.reader, target):
-            return self._already_issued(report, day, started)
+            return self._already_issued(report, day, started, act=not dry_run)
         schedules: dict[str, list[int]] = {}
         if load.buyers:
             problem = make_problem(np.array(load.purchases, dtype=np.int64), flexibility=self.config.flexibility)
@@ -154,20 +161,49 @@ class Engine:
             return self._already_issued(report, day, started)
         return self._done(report, started, day)
 
-    def _already_issued(self, report: RunReport, day: int, started: float) -> RunReport:
+    def _already_issued(self, report: RunReport, day: int, started: float, act: bool = True) -> RunReport:
         """Report day + 1 as on chain already: its penalties as issued, nothing of ours."""
         report.status = "already issued"
         report.penalties = list(self.reader.penalties(day + 1).multipliers)
         report.recommended_par = report.optimal_par = report.gap_to_optimal = None
         report.transaction_ids = []
-        return self._done(report, started, day)
+        return self._done(report, started, day, act)
 
-    def _done(self, report: RunReport, started: float, day: int) -> RunReport:
-        if report.status != "dry run" and self.config.archive:
+    def _done(self, report: RunReport, started: float, day: int, act: bool = True) -> RunReport:
+        """Settle, then archive (not on a dry run: it writes nothing)."""
+        act = act and report.status != "dry run"
+        if act and self.config.settle:
+            report.settle = self.settle()
+        if act and self.config.archive:
             report.archive = self.archive(day)
         report.seconds = round(time.perf_counter() - started, 3)
         self.last_report = report
         return report
+
+    # -- the settlement step ---------------------------------------------------------------
+    def settle(self) -> dict:
+        """The system operator's settlement duties (reputation.settle_round):
+        expire what is due by the chain's time, then (config.refresh_pool)
+        refresh the validator pool. {"status": "done", "expired": n,
+        "refreshed_pool": bool, "chain_time"}, or {"status": "skipped" |
+        "error", "reason"}: logged, and the run's own result stands."""
+        try:
+            doc = reputation.settle_round(self.rest, self.signer, refresh=self.config.refresh_pool)
+        except BatchInvalid as err:
+            reason = "; ".join(m for m in err.messages if m) or str(err)
+            LOG.warning("settle: refused: %s", reason)
+            return {"status": "error", "reason": reason}
+        except reputation.NoChainTime as err:
+            LOG.info("settle: skipped: %s", err)
+            return {"status": "skipped", "reason": str(err)}
+        except SawgridError as err:
+            LOG.warning("settle: stopped: %s", err)
+            return {"status": "error", "reason": str(err)}
+        if doc["expired"]:
+            LOG.info("settle: expired %d contract(s) due by %s", len(doc["expired"]),
+                     reputation.format_time(doc["chain_time"]))
+        return {"status": "done", "expired": len(doc["expired"]), "refreshed_pool": doc["refreshed_pool"],
+                "chain_time": doc["chain_time"]}
 
     # -- the archive step ------------------------------------------------------------------
     def archive(self, through: int) -> list[dict]:

@@ -441,22 +441,12 @@ def _expire(args: argparse.Namespace) -> int:
 
 
 def _settle_round(s: Session, days: int, refresh: bool) -> dict:
-    """One round of the operator's settlement duties: expire every contract due
-    by the chain's time over the last `days` days, then (if asked) refresh the pool."""
-    reader = reputation.ReputationReader(s.rest)
-    now = reader.chain_time()
-    if now is None:
-        raise SawgridError("the chain has no time yet (no BlockInfo): nothing can be due")
-    settings = reader.settings()
-    today = now // 86_400
-    due = [cid for day in range(max(0, today - days), today + 1)
-           for cid in reputation.due(s.rest, day, now, settings)]
-    payloads = reputation.expire_payloads(due)
-    for start in range(0, len(payloads), 100):
-        _submit(s, payloads[start:start + 100])
-    if refresh:
-        _submit(s, [reputation.refresh_pool()])
-    return {"chain_time": now, "expired": due, "refreshed_pool": refresh}
+    """One round of the operator's settlement duties (reputation.settle_round);
+    a refusal is one line in the user's units."""
+    try:
+        return reputation.settle_round(s.rest, s.signer, days, refresh=refresh)
+    except BatchInvalid as err:
+        raise SawgridError(refusal(err, raw=s.args.json)) from None
 
 
 def _settle(args: argparse.Namespace) -> int:
@@ -469,8 +459,8 @@ def _settle(args: argparse.Namespace) -> int:
     from sawgrid.par_engine.cron import Cron, CronError
 
     s = Session(args)
-    window_days = -(-reputation.ReputationReader(s.rest).settings().settle_window // 86_400)
-    days = args.days if args.days is not None else window_days + 2
+    days = args.days if args.days is not None else reputation.default_settle_days(
+        reputation.ReputationReader(s.rest).settings())
     if days < 0:
         raise SawgridError(f"--days: at least 0, got {days}")
     if args.cron is None:

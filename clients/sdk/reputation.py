@@ -803,3 +803,45 @@ def contract_status_json(s: ContractStatus) -> dict[str, Any]:
 def score_of(record: rpb.Score | None, settings: rpb.Settings) -> int:
     return eligibility.score_of(record, settings)
 
+
+
+# --------------------------------------------------------------------------
+# The system operator's settlement duties (sawgrid operator settle, the PAR engine)
+# --------------------------------------------------------------------------
+class NoChainTime(SawgridError):
+    """The chain has no BlockInfo yet: nothing can be due."""
+
+
+def default_settle_days(settings: rpb.Settings) -> int:
+    """How many days back a settlement round looks by default: the settle
+    window in whole days, plus two (the hour's day and the day it ends on)."""
+    return -(-settings.settle_window // 86_400) + 2
+
+
+def settle_round(ledger: LedgerClient, signer: Signer, days: int | None = None, refresh: bool = True,
+                 chunk: int = 100) -> dict[str, Any]:
+    """One round of the system operator's settlement duties, signed by `signer`:
+    expire every contract due by the chain's time (its latest BlockInfo) on
+    the days from `days` before the chain's day to the chain's day (default:
+    `default_settle_days`), in batches of `chunk` transactions, then, with
+    `refresh`, re-snapshot the validator pool. Returns {"chain_time",
+    "expired": [contract ids], "refreshed_pool"}. Raises SawgridError when the
+    chain has no time yet, BatchInvalid when a batch is refused."""
+    reader = ReputationReader(ledger)
+    now = reader.chain_time()
+    if now is None:
+        raise NoChainTime("the chain has no time yet (no BlockInfo): nothing can be due")
+    settings = reader.settings()
+    if days is None:
+        days = default_settle_days(settings)
+    if days < 0:
+        raise SawgridError(f"days: at least 0, got {days}")
+    today = now // 86_400
+    view = StateView(ledger)
+    due_ids = [cid for day in range(max(0, today - days), today + 1) for cid in due(view, day, now, settings)]
+    payloads = expire_payloads(due_ids)
+    for start in range(0, len(payloads), chunk):
+        submit(ledger, signer, payloads[start:start + chunk])
+    if refresh:
+        submit(ledger, signer, [refresh_pool()])
+    return {"chain_time": now, "expired": due_ids, "refreshed_pool": refresh}
