@@ -6,13 +6,19 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from sawgrid.clients.cli.support import command
 from sawgrid.clients.sdk.errors import SawgridError
 
 DEFAULT_OUT = Path("results")
+MIRROR_FILE = "mirror.sqlite"   # the ledger sync's SQLite mirror, in the results folder
+SYNC_LOG = "sync.log"           # its log: a lag line per second (bench/sync_bench.py --simulate reads it)
+SYNC_CATCH_UP = 600.0           # seconds the mirror may take to reach the chain's head at the end
 # Recommendations need two days of history, so day 3 is the first with any.
 MIN_DAYS = 3
 LOG = logging.getLogger("sawgrid.simulate")
@@ -27,6 +33,122 @@ def _dataset(args):
             dataset = data.paper_preparation(dataset, participants=args.participants, seed=args.seed)
         return dataset
     return data.synthetic(n=args.participants, days=args.days, seed=args.seed)
+
+
+class MirrorSync:
+    """The ledger sync of a full-stack run: a `sawgrid sync` child process
+    following devnet's event stream into `OUT/mirror.sqlite`, and the
+    report's statistics read back from that mirror once it has caught up
+    with the chain (`rows`, the runner's `mirror`).
+
+    A child process, not a thread: the simulation keeps its own interpreter
+    busy signing and submitting, and a sync thread would share its GIL (each
+    slowing the other); the child is the very `sawgrid sync` that runs in
+    production, and its lag lines are what the bench reads. It stops with
+    its parent as devnet does: SIGTERM from `stop()` (the `with` block's end,
+    also on Ctrl-C, which reaches it directly as well), and PR_SET_PDEATHSIG
+    when the thread that started it dies, however the parent ends."""
+
+    def __init__(self, db_path: Path, rest_url: str, component: str, log_path: Path) -> None:
+        self.db_path = db_path
+        self.db_url = f"sqlite:///{db_path}"
+        self.rest_url = rest_url
+        self.component = component
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self.synced_at: int | None = None   # the block the mirror had caught up with when read
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "sawgrid.clients.cli", "--url", self.rest_url, "sync",
+                "--component", self.component, "--db", self.db_url, "--log-interval", "1"]
+
+    def __enter__(self) -> "MirrorSync":
+        from sawgrid.devnet.server import die_with_parent
+
+        for suffix in ("", "-wal", "-shm", "-journal"):   # a rerun mirrors its own chain from genesis
+            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+        self.log_path.unlink(missing_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                         preexec_fn=die_with_parent())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def _check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise SawgridError(f"the ledger sync exited with code {self.proc.returncode}; log: {self.log_path}")
+
+    def wait_synced(self, timeout: float = SYNC_CATCH_UP) -> int:
+        """Until the mirror's newest block is the chain's head; its number."""
+        from sqlalchemy import select
+        from sqlalchemy.exc import DBAPIError
+
+        from sawgrid.clients.sdk.rest import RestClient
+        from sawgrid.clients.sync import models as m
+        from sawgrid.clients.sync.database import make_engine
+
+        rest = RestClient(self.rest_url)
+        engine = make_engine(self.db_url)
+        deadline = time.monotonic() + timeout
+        mirror = None
+        try:
+            while True:
+                newest = next(iter(rest.blocks(limit=1)))
+                chain = (int(newest["header"]["block_num"]), newest["header_signature"])
+                try:
+                    with engine.connect() as conn:
+                        mirror = conn.execute(select(m.Block.block_num, m.Block.block_id)
+                                              .order_by(m.Block.block_num.desc()).limit(1)).first()
+                except DBAPIError:   # the schema is not created yet
+                    mirror = None
+                if mirror is not None and tuple(mirror) == chain:
+                    self.synced_at = chain[0]
+                    return chain[0]
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise SawgridError(f"the ledger mirror did not catch up with the chain within {timeout:.0f} s "
+                                       f"(mirror at block {mirror[0] if mirror else 'none'}, chain at {chain[0]}); "
+                                       f"log: {self.log_path}")
+                time.sleep(0.2)
+        finally:
+            engine.dispose()
+
+    def rows(self, days: list[int]) -> dict[int, list]:
+        """The mirror's contracts of `days` (each in its newest version), once it has caught up."""
+        from sqlalchemy import and_, func, select
+        from sqlalchemy.orm import Session
+
+        from sawgrid.clients.sync import models as m
+        from sawgrid.clients.sync.database import make_engine
+
+        self.wait_synced()
+        engine = make_engine(self.db_url)
+        try:
+            wanted = m.Contract.day.in_(days)
+            newest = (select(m.Contract.contract_id, func.max(m.Contract.start_block).label("start_block"))
+                      .where(wanted).group_by(m.Contract.contract_id).subquery())
+            query = select(m.Contract).join(newest, and_(m.Contract.contract_id == newest.c.contract_id,
+                                                         m.Contract.start_block == newest.c.start_block))
+            out: dict[int, list] = {day: [] for day in days}
+            with Session(engine) as session:
+                for row in session.execute(query).scalars():
+                    out[row.day].append(row)
+                session.expunge_all()
+            return out
+        finally:
+            engine.dispose()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -85,11 +207,15 @@ def _run(args: argparse.Namespace) -> int:
             chain.mkdir(parents=True, exist_ok=True)
             # devnet stamps its blocks with the replay's clock (devnet --clock-file): settlement's chain time
             clock = ReplayClock(start_time(dataset), chain / "clock")
+            out.mkdir(parents=True, exist_ok=True)
             with DevnetProcess(data_dir=chain / "data", key_dir=out / "keys", log_path=out / "devnet.log",
-                               extra=("--clock-file", str(chain / "clock"))) as net:
+                               extra=("--clock-file", str(chain / "clock"))) as net, \
+                    MirrorSync(out / MIRROR_FILE, net.url, net.component, out / SYNC_LOG) as mirror:
                 sim = Simulation(dataset, config, RestClient(net.url), signer_for(args.seed, "operator"),
-                                 signed=True, mode="full stack (devnet)", progress=progress, clock=clock)
+                                 signed=True, mode="full stack (devnet)", progress=progress, clock=clock,
+                                 mirror=mirror.rows)
                 result = sim.run()
+                result.extra["mirror"] = {"file": MIRROR_FILE, "block": mirror.synced_at, "log": SYNC_LOG}
         finally:
             if not args.keep_chain:
                 shutil.rmtree(chain, ignore_errors=True)

@@ -49,6 +49,8 @@ class SimulationResult:
     reputation: dict | None = None
     #: "<run>-<scenario>" -> (participants, days*24) Q-score ppm after each hour
     trajectories: dict[str, np.ndarray] = field(default_factory=dict)
+    #: every simulated day's archive record and its verification (runner.collect_archive); None: not read
+    archive: dict | None = None
 
     def save(self, folder: Path) -> None:
         """results.json (scalars) + results.npz (arrays), enough to redo the report."""
@@ -64,6 +66,7 @@ class SimulationResult:
         for key, scores in self.trajectories.items():
             arrays[f"scores_{key}"] = scores
         meta["reputation"] = self.reputation
+        meta["archive"] = self.archive
         np.savez_compressed(folder / "results.npz", **arrays)
         (folder / "results.json").write_text(json.dumps(meta, indent=2))
 
@@ -79,4 +82,5 @@ class SimulationResult:
             scenarios[key] = ScenarioResult(**fields_)
         trajectories = {name[len("scores_"):]: arrays[name] for name in arrays.files if name.startswith("scores_")}
         return cls(meta["config"], meta["dataset"], meta["participants"], scenarios["without"],
-                   scenarios["with"], meta["seconds"], meta["extra"], meta.get("reputation"), trajectories)
+                   scenarios["with"], meta["seconds"], meta["extra"], meta.get("reputation"), trajectories,
+                   meta.get("archive"))

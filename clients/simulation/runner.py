@@ -41,15 +41,17 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 from sawtooth_signing import Signer
 
-from sawgrid.clients.sdk import keys, market, reputation
+from sawgrid.clients.sdk import archive, keys, market, reputation
 from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.simulation.data import Dataset
 from sawgrid.clients.simulation.logs import quiet_third_party_logs
 from sawgrid.clients.simulation import settlement
+from sawgrid.clients.simulation import statistics as stats_
 from sawgrid.clients.simulation.progress import Progress
 from sawgrid.clients.simulation.replay import ReplayClock
 from sawgrid.clients.simulation.results import WITH, WITHOUT, ScenarioResult, SimulationResult
@@ -63,7 +65,7 @@ from sawgrid.par_engine.penalties import PAR_PENALTY_THRESHOLD
 from sawgrid.par_engine.recommend import make_problem, recommend
 from sawgrid.processors.inprocess import unsigned_batch, unsigned_transaction
 from sawgrid.processors.market.addresses import MARKET, access
-from sawgrid.processors.market.units import HOURS_PER_DAY, NO_PENALTY, day_number, trade_amounts
+from sawgrid.processors.market.units import HOURS_PER_DAY, NO_PENALTY, day_date, day_number, trade_amounts
 from sawgrid.processors.reputation import eligibility
 from sawgrid.processors.reputation import settle as rules
 from sawgrid.processors.reputation.settings import DAY_SECONDS, HOUR_SECONDS
@@ -156,11 +158,15 @@ class _Track:
 
 class Simulation:
     def __init__(self, dataset: Dataset, config: SimConfig, rest, operator: Signer, *, signed: bool,
-                 mode: str, progress: bool | Progress | None = None, clock: ReplayClock | None = None) -> None:
+                 mode: str, progress: bool | Progress | None = None, clock: ReplayClock | None = None,
+                 mirror: Callable[[list[int]], dict[int, list]] | None = None) -> None:
         """`progress`: False for none, None or True for stderr (a bar on a terminal,
         lines elsewhere), or a :class:`Progress` of one's own. `clock`: the
         chain clock the run moves (replay.py; the one the in-process ledger or
-        devnet's --clock-file reads); settlement needs it."""
+        devnet's --clock-file reads); settlement needs it. `mirror`: where the
+        report's statistics are read at the end (chain days -> {day: contract
+        rows}: the ledger mirror's, caught up with the chain; see
+        statistics.py); None reads them from the chain."""
         self.data = dataset
         self.config = config
         self.rest = rest
@@ -176,8 +182,11 @@ class Simulation:
         self.signers = [signer_for(config.seed, p.name) for p in dataset.participants]
         self.keys = [s.get_public_key().as_hex() for s in self.signers]
         self.index = {pk: i for i, pk in enumerate(self.keys)}
+        # the engine settles before it archives; the run refreshes the pool itself at the end of each day
         self.engine = Engine(rest, operator, EngineConfig(
-            threshold=config.threshold, algorithm=config.algorithm, flexibility=config.flexibility))
+            threshold=config.threshold, algorithm=config.algorithm, flexibility=config.flexibility,
+            settle=config.settlement, refresh_pool=False))
+        self.mirror = mirror
         self.base_day = day_number(dataset.start)
         self.roles = settlement.Roles()
         if config.malicious_sellers or config.malicious_buyers:
@@ -423,50 +432,40 @@ class Simulation:
         self.scores.update(reputation.ReputationReader(self.rest).scores(list(keys)))
 
     # -- reading back ---------------------------------------------------------------------
+    def days_of(self, scenario: int, run: int = REPUTATION_RUN) -> list[int]:
+        """The chain days of a scenario, in order."""
+        return [self.chain_day(scenario, d, run) for d in range(self.data.days())]
+
+    def chain_facts(self, days: list[int]) -> dict[int, list[stats_.Facts]]:
+        """The contracts of `days` as the chain has them now."""
+        return {day: [stats_.facts_of(c) for c in self.reader.contracts(day=day)] for day in days}
+
+    def statistics(self, scenario: int, run: int = REPUTATION_RUN,
+                   source: Callable[[list[int]], dict[int, list]] | None = None) -> stats_.Tally:
+        """The scenario's per-participant energy and money, contract count and
+        surcharges (statistics.tally) from `source` (default: the chain)."""
+        days = self.days_of(scenario, run)
+        rows = (source or self.chain_facts)(days)
+        return stats_.tally([[stats_.facts_of(c) for c in rows.get(day, [])] for day in days], self.index,
+                            len(self.keys))
+
     def collect(self, scenario: int, run: int = REPUTATION_RUN) -> ScenarioResult:
-        n, days = len(self.keys), self.data.days()
-        bought = np.zeros((n, days * HOURS_PER_DAY), dtype=np.int64)
-        sold = np.zeros_like(bought)
-        paid = np.zeros(n, dtype=np.int64)
-        received = np.zeros(n, dtype=np.int64)
-        surcharge, count, penalties, ceiling = 0, 0, [], []
+        days = self.data.days()
+        t = self.statistics(scenario, run)
+        penalties, ceiling = [], []
         for d in range(days):
-            day = self.chain_day(scenario, d, run)
-            for contract in self.reader.contracts(day=day):
-                count += 1
-                slot = d * HOURS_PER_DAY + contract.hour
-                money_paid, money_received, money_surcharge = _as_settled(contract)
-                if contract.buyer in self.index:
-                    i = self.index[contract.buyer]
-                    bought[i, slot] += contract.energy
-                    paid[i] += money_paid
-                    surcharge += money_surcharge
-                if contract.seller in self.index:
-                    j = self.index[contract.seller]
-                    sold[j, slot] += contract.energy
-                    received[j] += money_received
-            record = self.reader.penalties(day)
+            record = self.reader.penalties(self.chain_day(scenario, d, run))
             penalties.append(list(record.multipliers) if record else [NO_PENALTY] * HOURS_PER_DAY)
-            ceiling.append(self._optimal_par(bought[:, d * HOURS_PER_DAY:(d + 1) * HOURS_PER_DAY]))
+            ceiling.append(self._optimal_par(t.bought_wh[:, d * HOURS_PER_DAY:(d + 1) * HOURS_PER_DAY]))
         return ScenarioResult(
             name=WITH if scenario else WITHOUT, days=[self.data.date(d).isoformat() for d in range(days)],
-            bought_wh=bought, sold_wh=sold, paid_ueur=paid, received_ueur=received, surcharge_ueur=int(surcharge),
-            penalties=penalties, optimal_par=ceiling, contracts=count)
+            bought_wh=t.bought_wh, sold_wh=t.sold_wh, paid_ueur=t.paid_ueur, received_ueur=t.received_ueur,
+            surcharge_ueur=t.surcharge_ueur, penalties=penalties, optimal_par=ceiling, contracts=t.contracts)
 
-    def _money(self, scenario: int, run: int = REPUTATION_RUN) -> tuple[np.ndarray, np.ndarray, int]:
-        """(paid, received, surcharge) as `collect` reads them: µEUR as settled."""
-        paid = np.zeros(len(self.keys), dtype=np.int64)
-        received = np.zeros_like(paid)
-        surcharge = 0
-        for d in range(self.data.days()):
-            for contract in self.reader.contracts(day=self.chain_day(scenario, d, run)):
-                money_paid, money_received, money_surcharge = _as_settled(contract)
-                if contract.buyer in self.index:
-                    paid[self.index[contract.buyer]] += money_paid
-                    surcharge += money_surcharge
-                if contract.seller in self.index:
-                    received[self.index[contract.seller]] += money_received
-        return paid, received, int(surcharge)
+    def _use(self, result: ScenarioResult, t: stats_.Tally) -> None:
+        result.bought_wh, result.sold_wh = t.bought_wh, t.sold_wh
+        result.paid_ueur, result.received_ueur = t.paid_ueur, t.received_ueur
+        result.surcharge_ueur, result.contracts = t.surcharge_ueur, t.contracts
 
     def _optimal_par(self, day_bought: np.ndarray) -> float | None:
         active = day_bought[day_bought.sum(axis=1) > 0]
@@ -523,6 +522,34 @@ class Simulation:
             "roles": [self.roles.role(i) for i in range(self.data.n)],
         }
 
+    def collect_archive(self) -> dict:
+        """The report's archive section: each simulated day of each run and
+        scenario, its archive record (digest, contracts digest, contracts) and
+        whether `archive.verify_day` recomputes it from the chain."""
+        reader = archive.ArchiveReader(self.rest)
+        days = []
+        for run in self.runs:
+            for scenario in (0, 1):
+                for d, day in enumerate(self.days_of(scenario, run)):
+                    entry = {"run": RUN_LABELS[run], "scenario": WITH if scenario else WITHOUT, "day": d + 1,
+                             "chain_day": day_date(day).isoformat(), "archived": False, "contracts": None,
+                             "digest": None, "contracts_digest": None, "verified": False, "reason": ""}
+                    record = reader.day(day)
+                    if record is None:
+                        status = archive.day_status(self.rest, day)
+                        entry["reason"] = "not archived" + (f": {status.reason}" if status.reason else "")
+                    else:
+                        check = archive.verify_day(self.rest, day)
+                        entry.update(archived=True, contracts=record.contracts, digest=record.digest,
+                                     contracts_digest=record.contracts_digest, verified=check.ok,
+                                     reason=check.reason)
+                    days.append(entry)
+        head = reader.head()
+        return {"days": days, "archived": sum(e["archived"] for e in days),
+                "verified": sum(e["verified"] for e in days),
+                "head": {"day": day_date(head.day).isoformat(), "digest": head.digest, "days": head.days}
+                if head is not None else None}
+
     def run(self) -> SimulationResult:
         """Set up the market, run both scenarios (and the baseline run, with
         malicious participants) and read back what the chain recorded."""
@@ -544,15 +571,21 @@ class Simulation:
                     bar.phase(f"{name}: reading the contracts back")
                     results.append(self.collect(scenario))
             if self.config.settlement:
-                bar.phase(f"{RUN_LABELS[run]}: expiring what the last day left")
+                bar.phase(f"{RUN_LABELS[run]}: expiring what the last day left, archiving the last day")
                 self._finish_run(run)
+                self.engine.archive(self.chain_day(1, days - 1, run))
+        # the statistics as finally released (a day's leftovers are expired the day after), from the
+        # mirror when there is one (it is caught up with the chain first), else from the chain
+        bar.phase("statistics: reading them from the ledger mirror" if self.mirror is not None else
+                  "statistics: reading the contracts back")
+        for scenario, result in enumerate(results):
+            self._use(result, self.statistics(scenario, source=self.mirror))
         reputation_doc = None
         if self.config.settlement:
             bar.phase("reputation: reading the settlement back")
-            for scenario, result in enumerate(results):
-                # the money as finally released (a day's leftovers are expired the day after)
-                result.paid_ueur, result.received_ueur, result.surcharge_ueur = self._money(scenario)
             reputation_doc = self.collect_reputation()
+        bar.phase("archive: verifying every day's record")
+        archive_doc = self.collect_archive()
         bar.phase(f"simulation done in {time.perf_counter() - started:.1f} s")
         without, with_ = results
         honest = [i for i in range(self.data.n) if self.roles.role(i) == settlement.HONEST]
@@ -560,24 +593,13 @@ class Simulation:
                                 without.sold_wh[honest], with_.sold_wh[honest])
         return SimulationResult(
             config={**asdict(self.config), "participants": len(self.keys), "days": self.data.days(),
-                    "mode": self.mode},
+                    "mode": self.mode,
+                    "statistics_from": "the ledger mirror (sawgrid sync)" if self.mirror is not None else "the chain"},
             dataset=self.data.source, participants=[p.name for p in self.data.participants],
             without=without, with_=with_, seconds=round(time.perf_counter() - started, 1),
-            reputation=reputation_doc,
+            reputation=reputation_doc, archive=archive_doc,
             trajectories={f"{run}-{scenario}": track.scores for (run, scenario), track in self.tracks.items()}
             if self.config.settlement else {})
-
-
-def _as_settled(c: pb.Contract) -> tuple[int, int, int]:
-    """(paid by the buyer, received by the seller, penalty surcharge paid) in µEUR:
-    as released for a final contract (a defaulting buyer paid nothing; its
-    seller got the operator's guarantee), as contracted for one not settled
-    (a run without settlement)."""
-    if c.stage not in rules.FINAL_STAGES:
-        return c.total, c.base, c.surcharge
-    if c.stage == pb.DECLINED and c.cause == pb.BUYER_DEFAULT:
-        return 0, c.paid_base, 0
-    return c.paid_base + c.paid_surcharge + c.paid_wire_fee, c.paid_base, c.paid_surcharge
 
 
 def _when(sim: Simulation, found: tuple[int, int, str] | None, run: int, scenario: int) -> dict | None:

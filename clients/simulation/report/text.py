@@ -258,6 +258,7 @@ def summary(result: SimulationResult) -> dict:
         "plots": dict(PLOTS),
         "interpretation": _interpretation(head, stats, cost),
         "reputation": settlement_section.reputation_summary(result),
+        "archive": result.archive,
     }
     return _jsonable(out)
 
@@ -409,10 +410,38 @@ def _markdown(s: dict) -> str:
           f"![Daily PAR of both scenarios (cf. Fig. 8)]({PLOTS['daily_par']})", ""]
     if s.get("reputation"):
         L += settlement_section.markdown(s["reputation"])
+    if s.get("archive"):
+        L += _archive_markdown(s["archive"])
     L += ["## Configuration", "", "| Setting | Value | |", "|---|---|---|"]
     L += [f"| {name} | {value.replace('|', '/')} | {meaning} |" for name, value, meaning in config_rows(s)]
     L.append("")
     return "\n".join(L)
+
+
+def _archive_markdown(a: dict) -> list[str]:
+    """The archive section: one row per simulated day and its record on chain."""
+    days = a["days"]
+    L = ["## Archive", "",
+         f"The PAR engine's nightly run archives every finished day (sawgrid-archive: one immutable record per "
+         f"day, linked into a hash chain) once the operator has expired what the day left; the run archives "
+         f"its last day after the last expiry. {a['archived']} of {len(days)} day(s) archived, {a['verified']} "
+         f"verified: `archive.verify_day` recomputes each record from the chain's records as of the block that "
+         f"archived it (`sawgrid archive verify`). The record's digest covers the previous day's digest and the "
+         f"archive transaction's id, so it differs from run to run; the contracts digest is the same for the "
+         f"same contracts.", ""]
+    if a.get("head"):
+        L += [f"Newest archived day {a['head']['day']}, digest `{a['head']['digest'][:16]}…`, "
+              f"{a['head']['days']} day(s) in the chain.", ""]
+    L += ["| Run | Scenario | Day | Chain day | Contracts | Contracts digest | Record digest | Verified |",
+          "|---|---|---:|---|---:|---|---|---|"]
+    for e in days:
+        verified = "yes" if e["verified"] else f"no: {e['reason']}".replace("|", "/")
+        L.append(f"| {e['run']} | {e['scenario']} | {e['day']} | {e['chain_day']} | "
+                 f"{'' if e['contracts'] is None else e['contracts']} | "
+                 f"{'`' + e['contracts_digest'][:16] + '…`' if e['contracts_digest'] else ''} | "
+                 f"{'`' + e['digest'][:16] + '…`' if e['digest'] else ''} | {verified} |")
+    L.append("")
+    return L
 
 
 def write_report(result: SimulationResult, folder: Path) -> Path:
