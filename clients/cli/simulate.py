@@ -151,7 +151,16 @@ class MirrorSync:
             engine.dispose()
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM ends the run as Ctrl-C does: the `with` blocks stop the sync and
+    devnet, and the throw-away ledger is removed."""
+    raise SystemExit(128 + signum)
+
+
 def _run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from sawgrid.clients.sdk import keys
     from sawgrid.clients.simulation.report import summary, write_report
     from sawgrid.clients.simulation.replay import ReplayClock
@@ -178,6 +187,8 @@ def _run(args: argparse.Namespace) -> int:
     attack = f"-ms{args.malicious_sellers}-mb{args.malicious_buyers}" if malicious else ""
     out = args.out or DEFAULT_OUT / f"seed{args.seed}-n{dataset.n}-d{dataset.days()}{attack}{'-fast' if args.fast else ''}"
     progress = None  # on stderr, with --json too: stdout carries only the JSON
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     if args.fast:
         from sawgrid.clients.sdk.ledger import InProcessClient
 

@@ -1,13 +1,22 @@
 """`sawgrid simulate` is safe by default: it never inherits a network from
 $SAWGRID_URL, refuses runs too short to compare anything, and leaves no
-throw-away ledger behind unless asked to keep it."""
+throw-away ledger behind unless asked to keep it; the devnet and the ledger
+sync it starts stop with it however it ends."""
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
+
+import proc_tree
+
+STOP_BOUND = 30  # seconds: a process that takes longer has hung
 
 
 def _simulate(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -44,3 +53,42 @@ def test_keep_chain_keeps_the_ledger_in_the_results(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (out / "chain" / "data").is_dir()
     assert any(Path(out / "chain" / "data").iterdir())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_the_devnet_and_the_ledger_sync_stop_with_the_simulation(tmp_path, sig):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it), SIGTERM
+    or kill -9 of the simulation mid-run: its devnet (and devnet's processors)
+    and its `sawgrid sync` child are gone afterwards."""
+    out = tmp_path / "run"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    with open(tmp_path / "simulate.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "sawgrid.clients.cli", "simulate", "--participants", "3",
+                                 "--days", "3", "--out", str(out)], stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})
+    try:
+        deadline = time.monotonic() + 120
+        sync_log = out / "sync.log"
+        while not (sync_log.exists() and "subscribed to" in sync_log.read_text(errors="replace")):
+            assert proc.poll() is None, (tmp_path / "simulate.log").read_text()
+            assert time.monotonic() < deadline, "the ledger sync did not subscribe"
+            time.sleep(0.1)
+        children = proc_tree.descendants(proc.pid)
+        commands = " ".join(proc_tree.cmdline(pid) for pid in children)
+        assert " sync " in commands and " devnet " in commands, commands
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        proc.wait(STOP_BOUND)
+        assert proc_tree.wait_gone(children, STOP_BOUND) == [], [proc_tree.describe(p) for p in children]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if sig != signal.SIGKILL:   # it could clean up: no traceback, and the throw-away ledger is gone
+        text = (tmp_path / "simulate.log").read_text(errors="replace")
+        assert "Traceback" not in text, text
+        assert list(tmp.iterdir()) == []
+        assert proc.returncode == (130 if sig == signal.SIGINT else 128 + signal.SIGTERM), text
