@@ -20,12 +20,25 @@ database in turn:
 
 Everything (devnet, its processors, PostgreSQL, the load and the sync) shares
 the same machine, so the figures are relative to each other.
+
+    python bench/sync_bench.py --simulate [--participants 103] [--days 7] [--json]
+
+instead runs `sawgrid simulate` (full stack: its own devnet and its
+`sawgrid sync` child into OUT/mirror.sqlite) and reads the sync's lag lines
+from OUT/sync.log (one per second: the mirror's block, the chain head from
+REST, blocks behind, rows written): blocks behind the head over the run
+(max, median, 90th percentile), rows/s while trading, and the machine's load
+average before and after.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import secrets
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -200,15 +213,72 @@ def catch_up(result: dict, make_db, net: DevnetProcess) -> None:
                    "catch_up_rows_per_s": round(p.rows / elapsed, 1)})
 
 
+LAG_LINE = re.compile(r"sync: block (\d+); chain head (\d+), (\d+) behind; last (\d+) s: (\d+) blocks, (\d+) rows")
+
+
+def lag_of_log(text: str) -> dict:
+    """The sync's lag lines: blocks behind over the run, rows/s. Samples before
+    the first block and after the last block written (the idle tail while
+    the report is written) are left out."""
+    samples = [tuple(int(g) for g in m.groups()) for m in LAG_LINE.finditer(text)]
+    while samples and samples[-1][4] == 0 and samples[-1][2] == 0:
+        samples.pop()
+    if not samples:
+        return {"samples": 0}
+    behind = [s[2] for s in samples]
+    seconds = sum(s[3] for s in samples)
+    rows = sum(s[5] for s in samples)
+    return {"samples": len(samples), "blocks": samples[-1][0], "max_behind": max(behind),
+            "median_behind": statistics.median(behind),
+            "p90_behind": sorted(behind)[int(0.9 * (len(behind) - 1))],
+            "rows": rows, "seconds": seconds, "rows_per_s": round(rows / seconds, 1) if seconds else None,
+            "peak_rows_per_s": max(s[5] / s[3] for s in samples if s[3])}
+
+
+def simulate(args) -> dict:
+    """One full-stack `sawgrid simulate`, and its sync's lag."""
+    out = Path(tempfile.mkdtemp(prefix="sawgrid-sync-bench-simulate-"))
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "sawgrid.clients.cli", "simulate", "--participants",
+                          str(args.participants), "--days", str(args.days), "--out", str(out), "--json"],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"simulate failed: {run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode}")
+    doc = json.loads(run.stdout)
+    return {"participants": args.participants, "days": args.days, "wall_s": round(time.monotonic() - started, 1),
+            "simulation_s": doc["seconds"], "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "statistics_from": doc["config"].get("statistics_from"),
+            "archived_days": doc["archive"]["archived"], "verified_days": doc["archive"]["verified"],
+            **lag_of_log((out / "sync.log").read_text()), "folder": str(out)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--participants", type=int, default=20)
+    parser.add_argument("--simulate", action="store_true",
+                        help="measure the sync's lag during a full-stack `sawgrid simulate` instead")
+    parser.add_argument("--days", type=int, default=7, help="with --simulate: simulated days")
+    parser.add_argument("--participants", type=int, default=None, help="default: 20 (103 with --simulate)")
     parser.add_argument("--batches", type=int, default=1500)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--small-blocks", type=int, default=1000,
                         help="then this many one-transaction blocks, one at a time (0: none)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.simulate:
+        args.participants = args.participants or 103
+        r = simulate(args)
+        if args.json:
+            print(json.dumps(r, indent=2))
+        else:
+            print(f"simulate n={r['participants']} d={r['days']}: {r['simulation_s']} s; sync behind the head over "
+                  f"{r['samples']} one-second samples: max {r['max_behind']}, median {r['median_behind']}, p90 "
+                  f"{r['p90_behind']} blocks; {r['rows']} rows in {r['seconds']} s = {r['rows_per_s']} rows/s "
+                  f"(peak {r['peak_rows_per_s']:.0f}); load average {r['load_average_before']} -> "
+                  f"{r['load_average_after']}")
+        return 0
+    args.participants = args.participants or 20
     work = Path(tempfile.mkdtemp(prefix="sawgrid-sync-bench-"))
     bin_dir = pg_server.find_bin()
     if bin_dir is None:
