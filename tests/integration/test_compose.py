@@ -583,6 +583,9 @@ def test_client_and_processor_files_take_their_endpoints_from_the_environment():
         load(PROCESSORS, {})
     clients = load(CLIENTS, EXAMPLE_ENV)
     assert parse_sawgrid(argv(clients["services"]["par-engine"])).url == EXAMPLE_ENV["REST_URL"]
+    settlement = parse_sawgrid(argv(clients["services"]["settlement"]))
+    assert (settlement.url, settlement.key) == (EXAMPLE_ENV["REST_URL"], "operator")
+    assert settlement.cron, "the system operator's settlement duties run on a schedule"
     assert clients["services"]["meters"]["environment"]["REST_URL"] == EXAMPLE_ENV["REST_URL"]
     assert clients["services"]["market-init"]["profiles"] == ["init"]
     with pytest.raises(KeyError, match="REST_URL"):
