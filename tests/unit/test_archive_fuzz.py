@@ -21,19 +21,17 @@ from google.protobuf.message import DecodeError
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
 from budget import examples
-from fuzzing import mutated
+from fuzzing import apply_directly, mutated
 from sawgrid.processors.archive import addresses as addr
 from sawgrid.processors.archive.handler import ArchiveHandler
-from sawgrid.processors.inprocess import InProcessContext, InProcessLedger, unsigned_transaction
+from sawgrid.processors.inprocess import InProcessLedger, unsigned_transaction
 from sawgrid.processors.market import addresses as market
 from sawgrid.processors.market import units as u
 from sawgrid.processors.reputation import addresses as reputation
 from sawgrid.protos import archive_pb2 as pb
 from sawgrid.protos import market_pb2 as mpb
-from sawgrid.protos.sawtooth import TransactionHeader, processor_pb2
 from test_archive_handler import ALICE, BOB, DAVE, OP, RECOMMENDED, Chain, the_day_contracts
 
 DAY = 20_000
@@ -103,18 +101,7 @@ def archive_records(state: dict[str, bytes]) -> dict[str, bytes]:
 def check(raw: bytes, signer: str, io: str) -> bool:
     """Apply `raw` both ways and check the properties; True if it was valid."""
     txn = txn_for(raw, signer, io)
-    header = TransactionHeader.FromString(txn.header)
-    request = processor_pb2.TpProcessRequest(header=header, payload=raw, signature=txn.header_signature)
-    context = InProcessContext(header.inputs, header.outputs, BASE_STATE.get)
-    try:
-        HANDLER.apply(request, context)
-        direct_valid = True
-    except InvalidTransaction:
-        direct_valid = False
-        assert context.writes == {}, "wrote before failing"
-    except BaseException as err:  # noqa: BLE001 - what the test looks for
-        pytest.fail(f"HANDLER BUG: {type(err).__name__}: {err!r} escaped ArchiveHandler.apply for "
-                    f"signer={signer!r} io={io} payload={raw!r}")
+    direct_valid, context = apply_directly(HANDLER, txn, BASE_STATE.get, f"signer={signer!r} io={io} payload={raw!r}")
 
     ledger = InProcessLedger([HANDLER], state=BASE_STATE)
     result = ledger.apply(txn)

@@ -28,9 +28,8 @@ import pytest
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
-from sawgrid.processors.inprocess import InProcessContext, InProcessLedger, unsigned_transaction
+from sawgrid.processors.inprocess import InProcessLedger, unsigned_transaction
 from sawgrid.processors.market import units as u
 from sawgrid.processors.market.addresses import MARKET, WALLET, access
 from sawgrid.processors.market.handler import MarketHandler
@@ -38,9 +37,8 @@ from sawgrid.processors.reputation import addresses as rep
 from sawgrid.processors.reputation.addresses import REPUTATION
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos import reputation_pb2 as rpb
-from sawgrid.protos.sawtooth import TransactionHeader, processor_pb2
 from budget import examples
-from fuzzing import mutated
+from fuzzing import apply_directly, mutated
 
 
 DAY = 20_000  # 2024-10-04
@@ -265,21 +263,10 @@ def mutated_bytes():
 
 def check(raw: bytes, signer: str, io: str) -> None:
     txn = market_txn(raw, signer, io)
-    header = TransactionHeader.FromString(txn.header)
-    request = processor_pb2.TpProcessRequest(header=header, payload=raw, signature=txn.header_signature)
-
-    # 1. the handler itself: nothing but InvalidTransaction leaves apply()
-    context = InProcessContext(header.inputs, header.outputs, BASE_STATE.get)
-    try:
-        HANDLER.apply(request, context)
-        direct_valid = True
-    except InvalidTransaction:
-        direct_valid = False
-        # "The handler decides everything before it writes anything" (README)
-        assert context.writes == {} and context.events == [], f"wrote before failing: {_describe(raw)}"
-    except BaseException as err:  # noqa: BLE001 - this is what the test looks for
-        pytest.fail(f"HANDLER BUG: {type(err).__name__}: {err!r} escaped MarketHandler.apply for "
-                    f"signer={signer} io={io} payload={raw!r} ({_describe(raw)})")
+    # 1. the handler itself: nothing but InvalidTransaction leaves apply(), and
+    # "the handler decides everything before it writes anything" (README)
+    direct_valid, context = apply_directly(HANDLER, txn, BASE_STATE.get,
+                                           f"signer={signer} io={io} payload={raw!r} ({_describe(raw)})")
 
     # 2. through the ledger: reported, never raised; invalid => state unchanged
     ledger = InProcessLedger([HANDLER], state=BASE_STATE)

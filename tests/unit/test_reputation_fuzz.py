@@ -23,14 +23,13 @@ import pytest
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
-from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
 from budget import examples
-from fuzzing import mutated
+from fuzzing import apply_directly, mutated
 from reputation_world import DEADLINE, HOUR, DAY, HOUR_END, World, attest, reading, rep_payload
 from reputation_world import settings as rep_settings
 from sawgrid.processors.block_info import addresses as bia
-from sawgrid.processors.inprocess import InProcessContext, InProcessLedger, unsigned_transaction
+from sawgrid.processors.inprocess import InProcessLedger, unsigned_transaction
 from sawgrid.processors.market import addresses as maddr
 from sawgrid.processors.market import units as u
 from sawgrid.processors.reputation import addresses as raddr
@@ -38,7 +37,6 @@ from sawgrid.processors.reputation.access import access
 from sawgrid.processors.reputation.handler import ReputationHandler
 from sawgrid.processors.reputation.payload import MAX_EXPIRE, MAX_VERDICTS
 from sawgrid.protos import reputation_pb2 as rpb
-from sawgrid.protos.sawtooth import TransactionHeader, processor_pb2
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -99,19 +97,8 @@ def txn(raw: bytes, signer: str, io: str, state: dict[str, bytes]):
 def check(raw: bytes, signer: str, io: str, when: str) -> None:
     base = STATES[when]
     transaction = txn(raw, signer, io, base)
-    header = TransactionHeader.FromString(transaction.header)
-    request = processor_pb2.TpProcessRequest(header=header, payload=raw, signature=transaction.header_signature)
-
-    context = InProcessContext(header.inputs, header.outputs, base.get)
-    try:
-        HANDLER.apply(request, context)
-        direct_valid = True
-    except InvalidTransaction:
-        direct_valid = False
-        assert context.writes == {} and context.events == [], f"wrote before failing: {_describe(raw)}"
-    except BaseException as err:  # noqa: BLE001 - this is what the test looks for
-        pytest.fail(f"HANDLER BUG: {type(err).__name__}: {err!r} escaped ReputationHandler.apply for "
-                    f"signer={signer} io={io} when={when} payload={raw!r} ({_describe(raw)})")
+    direct_valid, context = apply_directly(HANDLER, transaction, base.get,
+                                           f"signer={signer} io={io} when={when} payload={raw!r} ({_describe(raw)})")
 
     ledger = InProcessLedger([HANDLER], state=base)
     result = ledger.apply(transaction)
