@@ -1,0 +1,1 @@
+"""The members' web client (`sawgrid dashboard`): market, account and operator pages."""

@@ -1,0 +1,1 @@
+"""The smart-meter agent (`sawgrid meter`): one household trading day after day."""

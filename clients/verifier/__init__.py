@@ -1,0 +1,1 @@
+"""The verifier agent (`sawgrid verifier run`): leads its slots and countersigns enrollments."""
