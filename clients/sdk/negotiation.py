@@ -104,12 +104,13 @@ def prove(keys: Keypair, ciphertext: int, value: int, context: bytes) -> pb.Proo
 # Payload builders, signing, submitting
 # --------------------------------------------------------------------------
 def open_session(session: str, line_manager: str, day: int, hour: int, agents: Sequence[pb.AgentSpec],
-                 pairs: Sequence[pb.PairSpec], lines: int, max_iterations: int, epsilon_primal: int,
-                 epsilon_dual: int, scale: int = u.DEFAULT_SCALE) -> pb.NegotiationPayload:
-    """Open a negotiation (market operator)."""
+                 pairs: Sequence[pb.PairSpec], line_limits: Sequence[int], max_iterations: int, eps_power: int,
+                 eps_price: int, scale: int = u.DEFAULT_SCALE) -> pb.NegotiationPayload:
+    """Open a negotiation (market operator); values in fixed point of `scale`."""
     return pb.NegotiationPayload(open=pb.Open(
-        session=session, line_manager=line_manager, day=day, hour=hour, agents=agents, pairs=pairs, lines=lines,
-        max_iterations=max_iterations, epsilon_primal=epsilon_primal, epsilon_dual=epsilon_dual, scale=scale))
+        session=session, line_manager=line_manager, day=day, hour=hour, agents=agents, pairs=pairs,
+        line_limits=list(line_limits), max_iterations=max_iterations, eps_power=eps_power, eps_price=eps_price,
+        scale=scale))
 
 
 def publish_key(session: str, n: int) -> pb.NegotiationPayload:
@@ -132,10 +133,11 @@ def reveal(session: str, iteration: int, sums: Iterable[tuple[int, int, pb.Proof
         sums=[pb.Revealed(pair=j, value=value, proof=proof) for j, value, proof in sums]))
 
 
-def set_line_prices(session: str, iteration: int, flows: Sequence[int], prices: Sequence[int]) -> pb.NegotiationPayload:
-    """The line manager's flows and prices for this iteration."""
+def set_line_prices(session: str, iteration: int, flows: Sequence[int], upper: Sequence[int],
+                    lower: Sequence[int]) -> pb.NegotiationPayload:
+    """The line manager's flows and line prices μ+, μ- for this iteration, one per limited line."""
     return pb.NegotiationPayload(set_line_prices=pb.SetLinePrices(
-        session=session, iteration=iteration, flows=list(flows), prices=list(prices)))
+        session=session, iteration=iteration, flows=list(flows), upper=list(upper), lower=list(lower)))
 
 
 def close_iteration(session: str, iteration: int, converged: bool) -> pb.NegotiationPayload:

@@ -39,16 +39,30 @@ def owned_by(session: pb.Session, agent: int) -> list[int]:
     return [j for j, p in enumerate(session.pairs) if p.owner == agent]
 
 
-def residuals(session: pb.Session) -> tuple[int, int]:
-    """(primal², dual²) of eq. 19: Σ (p_nm + p_mn)² and Σ (Δλ_nm)² over the pairs."""
-    primal = sum((p.owner_quantity + p.peer_quantity) ** 2 for p in session.pairs)
-    dual = sum(p.change ** 2 for p in session.pairs)
-    return primal, dual
+def residuals(session: pb.Session) -> pb.Residuals:
+    """Eq. 19's quantities at this point of the iteration, in fixed point (max norms):
+    the largest bilateral mismatch |p_nm + p_mn|, the largest change of a quantity since
+    the iteration before, the largest price change |Δλ|, the largest overload of a line."""
+    pairs = session.pairs
+    return pb.Residuals(
+        power_mismatch=_saturate(max((abs(p.owner_quantity + p.peer_quantity) for p in pairs), default=0)),
+        trade_change=_saturate(max((max(abs(p.owner_quantity - p.owner_previous),
+                                        abs(p.peer_quantity - p.peer_previous)) for p in pairs), default=0)),
+        price_change=_saturate(max((abs(p.change) for p in pairs), default=0)),
+        line_violation=_saturate(max((max(0, abs(flow) - limit)
+                                      for flow, limit in zip(session.line_flows, session.line_limits)), default=0)),
+    )
 
 
 def is_converged(session: pb.Session) -> bool:
-    primal, dual = residuals(session)
-    return primal <= session.epsilon_primal ** 2 and dual <= session.epsilon_dual ** 2
+    """Eq. 19: trades reciprocal, trades and prices settled, no line over its limit."""
+    r = residuals(session)
+    return (max(r.power_mismatch, r.trade_change, r.line_violation) <= session.eps_power
+            and r.price_change <= session.eps_price)
+
+
+def _saturate(value: int) -> int:
+    return min(value, u.MAX_RESIDUAL)
 
 
 class NegotiationHandler(SawgridHandler):
@@ -84,9 +98,10 @@ class NegotiationHandler(SawgridHandler):
             id=m.session, operator=signer, line_manager=m.line_manager, day=m.day, hour=m.hour,
             agents=[pb.Agent(public_key=a.public_key, kind=a.kind, capacity=a.capacity) for a in m.agents],
             pairs=[pb.Pair(owner=p.owner, peer=p.peer, price=p.price) for p in m.pairs],
-            lines=m.lines, max_iterations=m.max_iterations, epsilon_primal=m.epsilon_primal,
-            epsilon_dual=m.epsilon_dual, scale=m.scale, phase=pb.KEYS, iteration=0,
-            line_flows=[0] * m.lines, line_prices=[0] * m.lines,
+            line_limits=m.line_limits, max_iterations=m.max_iterations, eps_power=m.eps_power,
+            eps_price=m.eps_price, scale=m.scale, phase=pb.KEYS, iteration=0,
+            line_flows=[0] * len(m.line_limits), line_upper=[0] * len(m.line_limits),
+            line_lower=[0] * len(m.line_limits),
         ))
 
     # -- keys ------------------------------------------------------------------------------
@@ -143,9 +158,9 @@ class NegotiationHandler(SawgridHandler):
         for j, q, term in zip(mine, m.quantities, m.terms):
             pair = session.pairs[j]
             if pair.owner == i:
-                pair.owner_quantity, pair.owner_term = q, term.ciphertext
+                pair.owner_previous, pair.owner_quantity, pair.owner_term = pair.owner_quantity, q, term.ciphertext
             else:
-                pair.peer_quantity, pair.peer_term = q, term.ciphertext
+                pair.peer_previous, pair.peer_quantity, pair.peer_term = pair.peer_quantity, q, term.ciphertext
             if pair.owner_term and pair.peer_term:  # both halves in: add them under the owner's key
                 n = u.int_from_bytes(session.agents[pair.owner].n)
                 pair.aggregate = u.int_to_bytes(
@@ -192,7 +207,7 @@ class NegotiationHandler(SawgridHandler):
         agent.revealed = m.iteration
         owners = {p.owner for p in session.pairs}
         if all(session.agents[o].revealed >= m.iteration for o in owners):
-            session.phase = pb.LINES if session.lines else pb.CHECK
+            session.phase = pb.LINES if session.line_limits else pb.CHECK
         st.put_session(session)
 
     # -- line manager -------------------------------------------------------------------------
@@ -201,14 +216,14 @@ class NegotiationHandler(SawgridHandler):
         if signer != session.line_manager:
             raise InvalidTransaction("signer: not this session's line manager")
         _require_phase(session, pb.LINES, m.iteration, "set_line_prices")
-        for name in ("flows", "prices"):
-            if len(getattr(m, name)) != session.lines:
-                raise invalid(f"set_line_prices.{name}", f"needs one per line ({session.lines}), "
+        lines = len(session.line_limits)
+        for name in ("flows", "upper", "lower"):
+            if len(getattr(m, name)) != lines:
+                raise invalid(f"set_line_prices.{name}", f"needs one per limited line ({lines}), "
                                                          f"got {len(getattr(m, name))}")
-        del session.line_flows[:]
-        session.line_flows.extend(m.flows)
-        del session.line_prices[:]
-        session.line_prices.extend(m.prices)
+        for name, values in (("line_flows", m.flows), ("line_upper", m.upper), ("line_lower", m.lower)):
+            del getattr(session, name)[:]
+            getattr(session, name).extend(values)
         session.phase = pb.CHECK
         st.put_session(session)
 
@@ -218,14 +233,15 @@ class NegotiationHandler(SawgridHandler):
         if signer != session.operator:
             raise InvalidTransaction("signer: not this session's market operator")
         _require_phase(session, pb.CHECK, m.iteration, "close_iteration")
-        primal, dual = residuals(session)
+        found = residuals(session)
         converged = is_converged(session)
         if m.converged != converged:
             raise invalid("close_iteration.converged",
-                          f"the chain's residuals say {'' if converged else 'not '}converged (eq. 19: primal² "
-                          f"{primal} vs {session.epsilon_primal ** 2}, dual² {dual} vs {session.epsilon_dual ** 2})")
-        session.primal_residual = min(primal, u.MAX_RESIDUAL)
-        session.dual_residual = min(dual, u.MAX_RESIDUAL)
+                          f"the chain's residuals say {'' if converged else 'not '}converged (eq. 19: power "
+                          f"mismatch {found.power_mismatch}, trade change {found.trade_change}, line overload "
+                          f"{found.line_violation} against {session.eps_power}; price change "
+                          f"{found.price_change} against {session.eps_price})")
+        session.residuals.CopyFrom(found)
         events = []
         if converged:
             contracts = _write_contracts(st, session)

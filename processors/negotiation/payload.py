@@ -62,10 +62,12 @@ def _check_open(m: pb.Open) -> None:
             raise invalid(f"open.pairs[{i}]", "listed twice")
         pairs.add((pair.owner, pair.peer))
         check_value(f"open.pairs[{i}].price", pair.price)
-    check_range("open.lines", m.lines, 0, u.MAX_LINES, "lines")
+    check_range("open.line_limits", len(m.line_limits), 0, u.MAX_LINES, "lines")
+    for i, limit in enumerate(m.line_limits):
+        check_range(f"open.line_limits[{i}]", limit, 1, u.MAX_VALUE, "(fixed point kW)")
     check_range("open.max_iterations", m.max_iterations, 1, u.MAX_ITERATIONS)
-    check_range("open.epsilon_primal", m.epsilon_primal, 0, MAX_EPSILON, "(fixed point)")
-    check_range("open.epsilon_dual", m.epsilon_dual, 0, MAX_EPSILON, "(fixed point)")
+    check_range("open.eps_power", m.eps_power, 0, MAX_EPSILON, "(fixed point kW)")
+    check_range("open.eps_price", m.eps_price, 0, MAX_EPSILON, "(fixed point)")
     check_range("open.scale", m.scale, u.MIN_SCALE, u.MAX_SCALE)
 
 
@@ -104,9 +106,11 @@ def _check_reveal(m: pb.Reveal) -> None:
 def _check_set_line_prices(m: pb.SetLinePrices) -> None:
     check_session("set_line_prices.session", m.session)
     _check_iteration("set_line_prices.iteration", m.iteration)
-    for name in ("flows", "prices"):
+    for i, value in enumerate(m.flows):
+        check_value(f"set_line_prices.flows[{i}]", value)
+    for name in ("upper", "lower"):
         for i, value in enumerate(getattr(m, name)):
-            check_value(f"set_line_prices.{name}[{i}]", value)
+            check_range(f"set_line_prices.{name}[{i}]", value, 0, u.MAX_VALUE, "(fixed point, a line price is >= 0)")
 
 
 def _check_close_iteration(m: pb.CloseIteration) -> None:
