@@ -20,6 +20,7 @@ import gc
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -113,6 +114,7 @@ class DevnetConfig:
     faults: Faults | None = None  # tests only: misbehave like a loaded validator (devnet/faults.py)
     block_info: str = "auto"  # BlockInfo injection (devnet/block_info.py)
     clock: Callable[[], float] | None = None  # BlockInfo timestamps (default: the wall clock; devnet/replay_clock.py)
+    tls: ssl.SSLContext | None = None  # the REST API serves HTTPS with it (clients/sdk/tls.py server_context)
 
 
 class Devnet:
@@ -154,7 +156,7 @@ class Devnet:
             faults=cfg.faults, block_info=cfg.block_info, **({"clock": cfg.clock} if cfg.clock else {}),
         )
         self.component.start()
-        self.rest = RestApi(self.ledger, cfg.rest_host, cfg.rest_port, faults=cfg.faults)
+        self.rest = RestApi(self.ledger, cfg.rest_host, cfg.rest_port, faults=cfg.faults, tls=cfg.tls)
         self.rest.start()
         self.ledger.commit_empty_genesis()  # no-op on an existing chain
         for step in pending_steps(cfg.setup_steps, lambda address: self.ledger.state_get(address)[0]):

@@ -31,6 +31,10 @@ def add_parser(subparsers) -> None:
                         help="ZMQ endpoint for processors and event subscribers (default: %(default)s)")
     parser.add_argument("--rest", type=host_port, default=("127.0.0.1", 8008), metavar="HOST:PORT",
                         help="REST API address (default: 127.0.0.1:8008)")
+    parser.add_argument("--tls-cert", type=Path, metavar="FILE",
+                        help="serve the REST API over HTTPS with this PEM certificate (with --tls-key; "
+                        "`sawgrid tls-selfsigned DIR` makes a development pair)")
+    parser.add_argument("--tls-key", type=Path, metavar="FILE", help="the private key of --tls-cert (PEM)")
     parser.add_argument("--processors", action="store_true",
                         help="also start Sawgrid's processors as child processes (restarted if they die)")
     parser.add_argument("--max-batches", type=int, default=100, help="batches per block at most (default: %(default)s)")
@@ -93,6 +97,16 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.max_batches < 1 or args.queue_size < 1 or args.block_interval < 0:
         raise SawgridError("--max-batches and --queue-size must be >= 1, --block-interval >= 0")
+    tls = None
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise SawgridError("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+    if args.tls_cert is not None:
+        from sawgrid.clients.sdk.tls import TlsError, server_context
+
+        try:
+            tls = server_context(args.tls_cert, args.tls_key)
+        except TlsError as err:
+            raise SawgridError(f"--tls-cert/--tls-key: {err}") from None
     args.data_dir.mkdir(parents=True, exist_ok=True)
     clock = None
     if args.clock_file is not None:
@@ -109,6 +123,7 @@ def run_command(args: argparse.Namespace) -> int:
         processor_command=processor_command(args.component) if args.processors else None,
         max_batches=args.max_batches, block_interval=args.block_interval, max_queue=args.queue_size,
         faults=args.faults, block_info=args.block_info or ("on" if args.processors else "auto"), clock=clock,
+        tls=tls,
     )
     try:
         Devnet(config).run_forever()

@@ -6,7 +6,9 @@
     for address, data in client.state_prefix(namespace): ...
 
 Standard library only (http.client), with one keep-alive connection per
-thread. Every failure is a `RestError` with a one-line message; nothing from
+thread. An https:// URL is verified (clients/sdk/tls.py `client_context`):
+against `ca_cert` if given, else `$SAWGRID_CA_CERT`, else the system's CAs.
+Every failure is a `RestError` with a one-line message; nothing from
 socket/http.client leaks out.
 
 Two things a real validator does that this client absorbs:
@@ -29,6 +31,7 @@ import http.client
 import json
 import math
 import random
+import ssl
 import threading
 import time
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -152,6 +155,9 @@ class RestClient:
         invalid_settle: seconds a batch must stay INVALID before `wait` and
             `submit_and_wait` report it so (see the module docstring); 0
             takes the first INVALID as final.
+        ca_cert: for https URLs, the CA file (PEM) the server's certificate
+            must chain to (default: $SAWGRID_CA_CERT, else the system's);
+            verification is never turned off.
     """
 
     def __init__(
@@ -163,6 +169,7 @@ class RestClient:
         backoff: float = 0.1,
         max_backoff: float = 5.0,
         invalid_settle: float = INVALID_SETTLE,
+        ca_cert: str | None = None,
     ) -> None:
         parts = urlsplit(url if "://" in url else "http://" + url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -174,6 +181,14 @@ class RestClient:
         self.max_backoff = max_backoff
         self.invalid_settle = invalid_settle
         self._scheme = parts.scheme
+        self._tls: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            from sawgrid.clients.sdk.tls import TlsError, client_context
+
+            try:
+                self._tls = client_context(ca_cert)
+            except TlsError as err:
+                raise RestError(str(err)) from None
         self._netloc = parts.netloc
         self._prefix = parts.path.rstrip("/")
         self._local = threading.local()
@@ -409,8 +424,10 @@ class RestClient:
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-            conn = cls(self._netloc, timeout=self.timeout)
+            if self._tls is not None:
+                conn = http.client.HTTPSConnection(self._netloc, timeout=self.timeout, context=self._tls)
+            else:
+                conn = http.client.HTTPConnection(self._netloc, timeout=self.timeout)
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
@@ -454,6 +471,13 @@ class RestClient:
                     # request here is safe to repeat (module docstring).
                     continue
                 raise RestUnreachable(self.url, _reason(e)) from None
+            except ssl.SSLCertVerificationError as e:
+                conn.close()
+                raise RestUnreachable(self.url, f"its TLS certificate does not verify ({e.verify_message}); "
+                                      f"give its CA file with --ca-cert or $SAWGRID_CA_CERT") from None
+            except ssl.SSLError as e:
+                conn.close()
+                raise RestUnreachable(self.url, f"TLS failed ({e.reason or e})") from None
             except OSError as e:
                 conn.close()
                 raise RestUnreachable(self.url, _reason(e)) from None

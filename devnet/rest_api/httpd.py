@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -50,6 +51,14 @@ class _HttpServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, _HttpHandler)
 
+    def get_request(self):  # type: ignore[override]
+        """With TLS, wrap the accepted socket; its handshake runs in the
+        connection's own thread (`_HttpHandler.setup`), never in the accept loop."""
+        conn, client_address = super().get_request()
+        if self.api.tls is not None:
+            conn = self.api.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        return conn, client_address
+
     def process_request(self, request, client_address):  # type: ignore[override]
         with self._open_lock:
             self._open.add(request)
@@ -63,7 +72,7 @@ class _HttpServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address):  # type: ignore[override]
         """A connection failed outside any route (e.g. the client reset it)."""
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
+        if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError)):
             LOGGER.debug("REST API: connection from %s: %s", client_address, error)
         else:
             LOGGER.exception("REST API: connection from %s failed", client_address)
@@ -100,6 +109,11 @@ class _HttpHandler(BaseHTTPRequestHandler):
         return cached[1]
     timeout = KEEPALIVE_IDLE
     server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()  # sets the socket's timeout: a stalled handshake times out too
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
 
     def do_GET(self) -> None:
         self._handle()
@@ -200,7 +214,8 @@ class RestApi:
     `max_batches_per_request` bounds the batches of one `POST /batches`
     (devnet's own limit, see routes.MAX_BATCHES_PER_REQUEST);
     `faults` injects 429s and dropped connections, for tests only
-    (devnet/faults.py).
+    (devnet/faults.py); `tls`, a server `ssl.SSLContext`
+    (clients/sdk/tls.py `server_context`), serves HTTPS instead of HTTP.
     """
 
     def __init__(
@@ -213,8 +228,10 @@ class RestApi:
         max_body: int = DEFAULT_MAX_BODY,
         max_batches_per_request: int = MAX_BATCHES_PER_REQUEST,
         faults: Faults | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.ledger = ledger
+        self.tls = tls
         self.host = host
         self.port = port
         self.max_body = max_body
@@ -225,9 +242,9 @@ class RestApi:
 
     @property
     def url(self) -> str:
-        """http://host:port, with the real port once started."""
+        """http(s)://host:port, with the real port once started."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{self.port}"
 
     def start(self) -> None:
         """Bind (port 0 picks a free port) and serve in a daemon thread."""
