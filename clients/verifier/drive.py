@@ -1,0 +1,118 @@
+"""Enrolling a list of meters through the protocol, with the verifiers driven
+in this process: what a simulation or a test needs, against any LedgerClient.
+
+    run = enroll_all(ledger, applicants, verifiers, advance)
+    run.approved, run.declined, run.verification_blocks, run.ledger_blocks, run.slots
+
+`applicants` are (signer, evidence, volunteer) triples; each request is
+submitted (registering the key in the market under its pseudonym first),
+then the verifiers step in turn and `advance()` moves time on (an
+`InProcessClient`'s clock by a second, or a short sleep against devnet)
+until every request is decided. `slots` counts the distinct (set, slot)
+pairs the run went through from the first request to the last decision;
+`ledger_blocks` the chain's blocks in that time (BlockInfo numbers).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from sawtooth_signing import Signer
+
+from sawgrid.clients.sdk import certificates, enrollment, market
+from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.clients.sdk.ledger import LedgerClient
+from sawgrid.clients.sdk.rest import BatchInvalid
+from sawgrid.clients.verifier.agent import Verifier
+from sawgrid.processors.block_info.addresses import CONFIG_ADDRESS
+from sawgrid.processors.enrollment.settings import slot_at
+from sawgrid.protos import enrollment_pb2 as epb
+from sawgrid.protos.block_info_pb2 import BlockInfoConfig
+
+
+@dataclass
+class EnrollmentRun:
+    approved: list[str] = field(default_factory=list)
+    declined: dict[str, str] = field(default_factory=dict)
+    verification_blocks: int = 0     # Block records (proposals) made during the run
+    final_blocks: int = 0
+    ledger_blocks: int = 0
+    slots: int = 0
+    sets: int = 0                    # verifier sets the run went through
+
+
+def _height(ledger: LedgerClient) -> int:
+    raw = ledger.state(CONFIG_ADDRESS)
+    return BlockInfoConfig.FromString(raw).latest_block if raw else 0
+
+
+def bootstrap(ledger: LedgerClient, operator: Signer, first: Sequence[Signer], now: int) -> bytes:
+    """The trusted authority's part: the CA root on chain (the operator's key),
+    then each first verifier registered, certified by the CA (which approves
+    it) and volunteering. Returns the root (DER)."""
+    config = enrollment.EnrollmentReader(ledger).config()
+    root = config.root
+    if not root:
+        root = certificates.ca_root(operator, now)
+        enrollment.submit(ledger, operator, enrollment.set_root(root))
+    reader = market.MarketReader(ledger)
+    for signer in first:
+        key = signer.get_public_key().as_hex()
+        if reader.participant(key) is None:
+            market.submit(ledger, signer, market.register(enrollment.pseudonym(key)))
+        settings = enrollment.EnrollmentReader(ledger).settings()
+        cert = certificates.issue_for_key(operator, root, key, now, settings.validity_days)
+        enrollment.submit(ledger, operator, enrollment.certify(cert))
+        enrollment.submit(ledger, signer, enrollment.volunteer())
+    return root
+
+
+def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollment.Evidence, bool]],
+               verifiers: Sequence[Verifier], advance: Callable[[], None], clock: Callable[[], float],
+               max_steps: int = 10_000) -> EnrollmentRun:
+    """Request every applicant's enrollment and step the verifiers until each is decided."""
+    run = EnrollmentRun()
+    reader = enrollment.EnrollmentReader(ledger)
+    start_height = _height(ledger)
+    before = {b.slot for b in reader.blocks()}
+    waiting = {}
+    for signer, evidence, volunteer in applicants:
+        key = signer.get_public_key().as_hex()
+        waiting[key] = (signer, evidence, volunteer)
+    submitted: set[str] = set()
+    seen_slots: set[tuple[int, int]] = set()
+    seen_sets: set[int] = set()
+    for _ in range(max_steps):
+        for key, (signer, evidence, volunteer) in waiting.items():
+            if key in submitted:
+                continue
+            try:
+                enrollment.enroll(ledger, signer, evidence, volunteer=volunteer)
+                submitted.add(key)
+            except BatchInvalid:
+                pass  # the set changed under it: sealed again for the new set at the next step
+        vs = reader.verifier_set()
+        slot = slot_at(int(clock()), vs.t0, vs.slot_seconds) if vs.members else None
+        if slot is not None:
+            seen_slots.add((vs.set_id, slot))
+            seen_sets.add(vs.set_id)
+        for verifier in verifiers:
+            verifier.step()
+        records = {k: reader.request(k) for k in waiting}
+        if all(r is not None and r.status in (epb.APPROVED, epb.DECLINED) for r in records.values()):
+            break
+        advance()
+    else:
+        raise SawgridError(f"enrollment did not finish in {max_steps} steps")
+    for key, record in records.items():
+        if record.status == epb.APPROVED:
+            run.approved.append(key)
+        else:
+            run.declined[key] = record.reason
+    made = [b for b in reader.blocks() if b.slot not in before]
+    run.verification_blocks = len(made)
+    run.final_blocks = sum(1 for b in made if b.status == epb.FINAL)
+    run.ledger_blocks = _height(ledger) - start_height
+    run.slots = len(seen_slots)
+    run.sets = len(seen_sets)
+    return run
