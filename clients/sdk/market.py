@@ -31,6 +31,7 @@ from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.protos.envelopes import make_batch, make_transaction
 from sawgrid.processors.addressing import is_public_key as _is_public_key
 from sawgrid.processors.market import addresses, units
+from sawgrid.processors.market.book import assemble as assemble_book
 from sawgrid.processors.market.addresses import MARKET
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos.sawtooth import Transaction
@@ -449,6 +450,23 @@ class MarketReader:
         return self._one(pb.Wallet, addresses.wallet_address(public_key))
 
     def book(self, day: int, hour: int) -> pb.Book | None:
+        """The hour's book as one Book: its head (closed, next_seq, the best
+        prices) with every resting entry of its pages, offers and orders in
+        priority order (one prefix query; processors/market/book.py). None
+        when the hour has no book yet."""
+        head_address = addresses.book_address(day, hour)
+        head, pages = None, []
+        for address, data in self.rest.state_prefix(addresses.book_prefix(day, hour)):
+            record = _decode(pb.Book, data, address)
+            if address == head_address:
+                head = record
+            else:
+                pages.append(record)
+        return assemble_book(head, pages)
+
+    def book_head(self, day: int, hour: int) -> pb.Book | None:
+        """Just the hour's head: closed, next_seq, and per side the best price
+        and how many entries rest (one read, whatever the book's size)."""
         return self._one(pb.Book, addresses.book_address(day, hour))
 
     def hour_index(self, day: int, hour: int) -> pb.HourIndex | None:

@@ -152,6 +152,8 @@ def _book(b) -> Rows:
     orders = [{"order_id": o.id, "day": b.day, "hour": b.hour, "side": _named(o, "side"),
                **{name: getattr(o, name) for name in _ORDER_FIELDS}}
               for o in (*b.offers, *b.orders)]
+    if b.HasField("page"):  # a page of the hour's book (processors/market/book.py): entries, no books row
+        return {m.Order: orders}
     return {m.Book: [{"day": b.day, "hour": b.hour, "closed": b.closed, "next_seq": b.next_seq}],
             m.Order: orders}
 

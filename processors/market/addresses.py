@@ -11,21 +11,27 @@
 | 04 | GridPrices | scope: day (8 hex) |
 | 05 | Penalties | scope: day |
 | 06 | RecommendationRecord | scope: day, key: public key |
-| 07 | Book (one per delivery hour) | scope: day + hour (10 hex) |
+| 07 | Book: the hour's head, and its pages of resting entries | scope: day + hour (10 hex) |
 | 08 | Contract | scope: day + hour, key: contract id |
 | 09 | HourIndex (the hour's contract ids) | scope: day + hour |
 | 0a | Position (a participant's contracts in an hour) | scope: day + hour, key: public key |
 | 0b | RecommendationIndex (who has a recommendation) | scope: day |
+| 0c | BookIndex: the hour's price index (radix nodes, price levels, where each resting entry is) | scope: day + hour |
 
-A processor cannot list addresses, so matching reads exactly one Book per
-hour. Who a trade is with cannot be known when the transaction is signed (the
+A processor cannot list addresses, so an hour's book is a tree of records
+whose addresses follow from what the head says (book.py): the head names the
+best price of each side, a price names its level, a level its pages. An order
+reads a bounded number of them (the head, the levels and pages it trades
+with, the radix path of a price it rests at or empties), whatever the size of
+the book; it declares the hour's book and index prefixes, since which of
+their records it touches depends on the book. Who a trade is with cannot be known when the transaction is signed (the
 counterparties are whoever rests in the book then), so an order declares the
 hour's prefixes for what a trade writes about them: contracts, positions
 (and the hour's index). It never declares another participant's wallet: a
 match moves no money between wallets (the buyer's stays locked in its own
 wallet as the contract's escrow), so orders for different delivery hours do
 not conflict, and orders of different participants in one hour conflict only
-through that hour's book. A BUY declares its owner's wallet (its lock); a SELL
+through that hour's book records. A BUY declares its owner's wallet (its lock); a SELL
 declares none. Orders also read the reputation family's Config, their
 owner's Score and the Pool (eligibility, the cluster draw).
 
@@ -60,6 +66,7 @@ CONTRACT = "08"
 HOUR_INDEX = "09"
 POSITION = "0a"
 RECOMMENDATION_INDEX = "0b"
+BOOK_INDEX = "0c"
 
 
 def day_scope(day: int) -> str:
@@ -102,6 +109,36 @@ def book_address(day: int, hour: int) -> str:
     return MARKET.scoped_address(BOOK, hour_scope(day, hour), "book")
 
 
+def book_prefix(day: int, hour: int) -> str:
+    """Every Book record of one hour: its head and its pages."""
+    return MARKET.prefix(BOOK) + hour_scope(day, hour)
+
+
+def page_address(day: int, hour: int, side: int, price: int, number: int) -> str:
+    """Page `number` of the price level `price` of one side of an hour's book."""
+    return MARKET.scoped_address(BOOK, hour_scope(day, hour), "page", side, price, number)
+
+
+def book_index_prefix(day: int, hour: int) -> str:
+    """Every BookIndex record of one hour (its price index)."""
+    return MARKET.prefix(BOOK_INDEX) + hour_scope(day, hour)
+
+
+def node_address(day: int, hour: int, side: int, depth: int, prefix: int) -> str:
+    """A node of one side's radix tree over prices."""
+    return MARKET.scoped_address(BOOK_INDEX, hour_scope(day, hour), "node", side, depth, prefix)
+
+
+def level_address(day: int, hour: int, side: int, price: int) -> str:
+    """The price level `price` of one side."""
+    return MARKET.scoped_address(BOOK_INDEX, hour_scope(day, hour), "level", side, price)
+
+
+def order_ref_address(day: int, hour: int, seq: int) -> str:
+    """Where the resting entry with sequence number `seq` is."""
+    return MARKET.scoped_address(BOOK_INDEX, hour_scope(day, hour), "ref", seq)
+
+
 def contract_address(day: int, hour: int, contract_id: str) -> str:
     return MARKET.scoped_address(CONTRACT, hour_scope(day, hour), contract_id)
 
@@ -134,10 +171,11 @@ def recommendations_prefix(day: int) -> str:
 
 
 def hour_outputs(day: int, hour: int) -> list[str]:
-    """What a trade in one delivery hour writes: its book, its contracts, its
-    index and its participants' positions (all scoped to that hour)."""
-    return [book_address(day, hour), contracts_prefix(day, hour), hour_index_address(day, hour),
-            positions_prefix(day, hour)]
+    """What a trade in one delivery hour writes: its book (head and pages), its
+    price index, its contracts, its index and its participants' positions
+    (all scoped to that hour)."""
+    return [book_prefix(day, hour), book_index_prefix(day, hour), contracts_prefix(day, hour),
+            hour_index_address(day, hour), positions_prefix(day, hour)]
 
 
 def parse_order_id(order_id: str) -> tuple[int, int, int]:
@@ -190,7 +228,7 @@ def access(payload: pb.MarketPayload, signer: str) -> tuple[list[str], list[str]
         return inputs, [*own, *hour]
     if action == "cancel":
         day, hour, _ = parse_order_id(payload.cancel.order_id)
-        touched = [book_address(day, hour), wallet_address(signer)]
+        touched = [book_prefix(day, hour), book_index_prefix(day, hour), wallet_address(signer)]
         return touched, touched
     if action == "close_hour":
         c = payload.close_hour

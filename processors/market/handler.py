@@ -11,8 +11,8 @@ from sawtooth_sdk.processor.exceptions import InvalidTransaction
 
 from sawgrid.processors.base import SawgridHandler, write_outcome
 from sawgrid.processors.market import addresses as addr
-from sawgrid.processors.market import matching
 from sawgrid.processors.market import units as u
+from sawgrid.processors.market.book import HourBook
 from sawgrid.processors.market.payload import decode, invalid
 from sawgrid.processors.market.state import ADDR, REP, MarketState
 from sawgrid.processors.reputation import cluster, eligibility
@@ -33,6 +33,8 @@ class MarketHandler(SawgridHandler):
         signer = transaction.header.signer_public_key
         state = MarketState(context)
         outcome = getattr(self, "_" + action)(state, signer, message)
+        if state.deletes():  # emptied book records (pages, price levels, index nodes)
+            context.delete_state(state.deletes())
         # set_state, then the events and the receipt data (one round trip's wait against a validator)
         write_outcome(context, state.writes(), outcome.events if outcome is not None else (),
                       outcome.receipt_data if outcome is not None else ())
@@ -144,7 +146,8 @@ class MarketHandler(SawgridHandler):
         role = st.role(signer, m.day)
         if role is not None and role.role not in _SIDE_ROLES[m.side]:
             raise invalid("place_order.side", f"your role for day {m.day} is {pb.Role.Name(role.role)}")
-        book = st.book(m.day, m.hour) or pb.Book(day=m.day, hour=m.hour, next_seq=1)
+        hour_book = HourBook(st, m.day, m.hour)
+        book = hour_book.head
         if book.closed:
             raise invalid("place_order.hour", f"hour {m.day}/{m.hour} is closed")
         settings = st.reputation_settings()
@@ -164,56 +167,57 @@ class MarketHandler(SawgridHandler):
             order.wire_fee = config.wire_fee
             trade.lock(order, m.on_credit, score)
 
-        for fill in matching.match(book, order):
+        for fill in hour_book.match(order):
             if m.side == pb.BUY:
                 trade.settle(order, fill.resting, fill.energy, fill.price, grid=False)
             else:  # the resting order's snapshot: its remaining is as of this fill
                 trade.settle(fill.resting, order, fill.energy, fill.price, grid=False, resting_buy=True)
-                _sync_resting(book, fill.resting)  # a partly filled resting order keeps a smaller lock
+                if fill.entry is not None:  # a partly filled resting order keeps a smaller lock
+                    fill.entry.locked, fill.entry.credit = fill.resting.locked, fill.resting.credit
 
         if m.side == pb.BUY:
             trade.trim(order)  # after all its fills: only what the remainder can cost stays held
         if order.remaining:
-            side = book.offers if m.side == pb.SELL else book.orders
-            if len(side) >= u.MAX_BOOK_ORDERS:
+            if hour_book.resting(m.side) >= u.MAX_BOOK_ORDERS:
                 raise invalid("place_order", f"the book for {m.day}/{m.hour} is full ({u.MAX_BOOK_ORDERS} entries)")
-            matching.rest(book, order)
-        st.put_book(book)
+            hour_book.rest(order)
+        hour_book.flush()
         trade.write()
         trade.receipt_data.append(order.id.encode())
         return trade
 
     def _cancel(self, st: MarketState, signer: str, m: pb.Cancel):
-        day, hour, _ = addr.parse_order_id(m.order_id)
-        book = st.book(day, hour)
-        if book is not None and book.closed:
+        day, hour, seq = addr.parse_order_id(m.order_id)
+        hour_book = HourBook(st, day, hour)
+        if hour_book.head.closed:
             raise invalid("cancel.order_id", f"hour {day}/{hour} is closed")
-        found = matching.find(book, m.order_id) if book is not None else None
+        found = hour_book.find(m.order_id, seq)
         if found is None:
             raise invalid("cancel.order_id", "no such resting order (filled, cancelled or expired)")
-        side, index = found
         order = pb.Order()
-        order.CopyFrom(side[index])
+        order.CopyFrom(found)
         if order.owner != signer:
             raise invalid("cancel.order_id", "not your order")
-        del side[index]
+        hour_book.remove(found)
         if order.side == pb.BUY:
             wallet = st.wallet_or_new(signer)
             _release(wallet, order, order.locked)
             st.put_wallet(wallet)
-        st.put_book(book)
+        hour_book.flush()
 
     def _close_hour(self, st: MarketState, signer: str, m: pb.CloseHour):
         config = _require_operator(st, signer)
-        book = st.book(m.day, m.hour) or pb.Book(day=m.day, hour=m.hour, next_seq=1)
+        hour_book = HourBook(st, m.day, m.hour)
+        book = hour_book.head
         if book.closed:
             raise invalid("close_hour", f"hour {m.day}/{m.hour} is already closed")
         grid = st.grid_prices(m.day)
-        st.prefetch(ADDR.wallet_address(pk) for pk in sorted({o.owner for o in [*book.orders, *book.offers]}))
+        resting = hour_book.close()  # orders, then offers, each in priority order
+        st.prefetch(ADDR.wallet_address(pk) for pk in sorted({o.owner for o in resting}))
         trade = _Trade(st, book, config)
         expired = 0
         # gate closure: grid-fallback remainders trade with the system operator, the rest expires
-        for entry in [*book.orders, *book.offers]:
+        for entry in resting:
             if entry.grid_fallback and grid is not None:
                 trade.with_grid(entry, grid)
             if entry.remaining:
@@ -221,10 +225,8 @@ class MarketHandler(SawgridHandler):
             if entry.side == pb.BUY:
                 entry.remaining = 0
                 trade.trim(entry)  # nothing more can be bought: the whole lock returns
-        del book.orders[:]
-        del book.offers[:]
         book.closed = True
-        st.put_book(book)
+        hour_book.flush()
         trade.write()
         trade.events.append((HOUR_CLOSED_EVENT,
                              [("day", str(m.day)), ("hour", str(m.hour)), ("expired", str(expired))], b""))
@@ -277,15 +279,6 @@ def _release(wallet: pb.Wallet, order: pb.Order, amount: int) -> None:
     wallet.credit_used -= credit
     order.locked -= amount
     order.credit -= credit
-
-
-def _sync_resting(book: pb.Book, snapshot: pb.Order) -> None:
-    """Copy a partly filled resting BUY order's new lock back into the book."""
-    found = matching.find(book, snapshot.id)
-    if found is not None:
-        side, index = found
-        side[index].locked = snapshot.locked
-        side[index].credit = snapshot.credit
 
 
 class _Outcome:

@@ -2,7 +2,8 @@
 
 Reads are cached per transaction (and can be fetched many at once); writes
 are buffered and leave in one `set_state` call from `flush()`, after the
-handler has decided everything. Records are serialized deterministically,
+handler has decided everything (deletions, which only the book's records
+have, in one `delete_state` call). Records are serialized deterministically,
 so every validator computes the same state root.
 """
 from __future__ import annotations
@@ -34,7 +35,8 @@ def _memo(function):
 ADDR = SimpleNamespace(**{name: _memo(getattr(addr, name)) for name in (
     "config_address", "participant_address", "role_address", "wallet_address", "grid_prices_address",
     "penalties_address", "recommendation_address", "book_address", "contract_address", "hour_index_address",
-    "position_address", "recommendation_index_address")})
+    "position_address", "recommendation_index_address", "page_address", "node_address", "level_address",
+    "order_ref_address")})
 REP = SimpleNamespace(**{name: _memo(getattr(rep, name)) for name in (
     "config_address", "score_address", "pool_address")})
 _MISSING = object()
@@ -46,6 +48,7 @@ class MarketState:
         self._cache: dict[str, bytes | None] = {}
         self._dirty: dict[str, Message] = {}  # decoded records, shared by later reads
         self._written: set[str] = set()
+        self._deleted: set[str] = set()
 
     # -- raw ---------------------------------------------------------------------
     def prefetch(self, addresses: Iterable[str]) -> None:
@@ -77,15 +80,30 @@ class MarketState:
     def put(self, address: str, message: Message) -> None:
         self._dirty[address] = message
         self._written.add(address)
+        self._deleted.discard(address)
+
+    def delete(self, address: str) -> None:
+        """Remove the record at `address` (reads in this transaction see it gone)."""
+        self._dirty.pop(address, None)
+        self._written.discard(address)
+        self._cache[address] = None
+        self._deleted.add(address)
+
+    def deletes(self) -> list[str]:
+        """Every address delete()d in this transaction, in address order."""
+        return sorted(self._deleted)
 
     def writes(self) -> dict[str, bytes]:
         """Every record put() in this transaction, serialized, in address order."""
         return {a: self._dirty[a].SerializeToString(deterministic=True) for a in sorted(self._written)}
 
     def flush(self) -> None:
-        """Write every record put() in this transaction (one set_state call)."""
+        """Write every record put() in this transaction (one set_state call),
+        then delete what was delete()d (one delete_state call)."""
         if self._written:
             self._context.set_state(self.writes())
+        if self._deleted:
+            self._context.delete_state(self.deletes())
 
     # -- records -------------------------------------------------------------------
     def config(self) -> pb.Config | None:
@@ -111,6 +129,13 @@ class MarketState:
 
     def book(self, day: int, hour: int) -> pb.Book | None:
         return self._read(ADDR.book_address(day, hour), pb.Book)
+
+    def page(self, day: int, hour: int, side: int, price: int, number: int) -> pb.Book | None:
+        return self._read(ADDR.page_address(day, hour, side, price, number), pb.Book)
+
+    def book_index(self, address: str) -> pb.BookIndex | None:
+        """A record of an hour's price index (a node, a level or an order ref)."""
+        return self._read(address, pb.BookIndex)
 
     def _read_or_new(self, address: str, message: M) -> M:
         """The record at `address`, or `message` as its empty first version; later

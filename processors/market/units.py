@@ -22,7 +22,10 @@ MAX_PRICE = 10**9               # µEUR/kWh, i.e. 1,000 EUR/kWh
 MAX_FUND = 10**15               # µEUR in one funding, i.e. 1e9 EUR
 MAX_BALANCE = 2**63 - 1         # µEUR in one wallet
 MAX_DAY = 2_932_896             # 9999-12-31
-MAX_BOOK_ORDERS = 5_000         # resting entries per side of one hour's book
+# Resting entries per side of one hour's book. Not a cost limit (an order's cost does not grow with
+# the book, book.py): gate closure handles every resting entry, and returns every BUY's lock, in one
+# transaction, so this bounds that transaction (10 entries per participant at 10,000 participants).
+MAX_BOOK_ORDERS = 100_000
 MAX_NAME_LENGTH = 64
 MAX_RECOMMENDATIONS = 1_000     # per transaction
 MAX_SCORE = 10**12              # ppm, a Q-score bound for min_counterparty_score (1,000,000.0)

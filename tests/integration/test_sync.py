@@ -68,7 +68,7 @@ def _typed_tables_match(db_url: str, mk: Market) -> None:
             resting = {(o.order_id, o.owner, o.side, o.remaining) for o in current(m.Order)}
             on_chain = set()
             for hour in range(17, 21):
-                b = pb.Book.FromString(mk.rest.state(addresses.book_address(DAY, hour)))
+                b = market.MarketReader(mk.rest).book(DAY, hour)  # head and pages
                 on_chain |= {(o.id, o.owner, pb.Side.Name(o.side), o.remaining) for o in (*b.offers, *b.orders)}
             assert resting == on_chain
             penalties = {(p.day, p.hour): p.multiplier for p in current(m.Penalty)}

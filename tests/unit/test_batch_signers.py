@@ -229,7 +229,8 @@ def test_a_relayed_transaction_acts_as_its_signer_not_the_batcher(market):
     order = m.place_order(pb.BUY, 20_000, 7, 1_000, 200_000)
     result = ledger.apply_batch(batch(relay, [market_txn(alice, order, relay)]))
     assert result.valid
-    (resting,) = read(ledger, addr.book_address(20_000, 7), pb.Book).orders
+    (resting,) = pb.Book.FromString(ledger.items(addr.book_prefix(20_000, 7))[  # the hour's one page
+        addr.page_address(20_000, 7, pb.BUY, 200_000, 1)]).orders
     assert resting.owner == pk(alice)
     assert read(ledger, addr.wallet_address(pk(alice)), pb.Wallet).locked == resting.locked > 0
     assert read(ledger, addr.wallet_address(pk(relay)), pb.Wallet) is None

@@ -70,8 +70,10 @@ def test_an_order_declares_only_its_own_wallet(a, signer):
     inputs, outputs = addr.access(payload, signer)
     wallets = {p for p in inputs + outputs if p.startswith(WALLETS)}
     assert wallets == ({addr.wallet_address(signer)} if declares_wallet(kind, side) else set())
-    assert all(len(p) == 70 or p in (addr.contracts_prefix(day, hour), addr.positions_prefix(day, hour))
-               for p in outputs)  # no kind-wide prefix: one hour's contracts and positions at most
+    hour_prefixes = (addr.contracts_prefix(day, hour), addr.positions_prefix(day, hour),
+                     addr.book_prefix(day, hour), addr.book_index_prefix(day, hour))
+    assert all(len(p) == 70 or p in hour_prefixes
+               for p in outputs)  # no kind-wide prefix: one hour's book, index, contracts and positions at most
 
 
 @settings(max_examples=examples(300), deadline=None)

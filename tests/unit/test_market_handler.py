@@ -12,6 +12,7 @@ from sawgrid.clients.sdk import keys
 from sawgrid.clients.sdk import market as m
 from sawgrid.processors.inprocess import InProcessLedger
 from sawgrid.processors.market import addresses as addr
+from sawgrid.processors.market.book import assemble
 from sawgrid.processors.market.handler import MarketHandler
 from sawgrid.processors.market.units import trade_amounts
 from sawgrid.processors.reputation import addresses as rep
@@ -69,7 +70,11 @@ class Market:
         return self.read(addr.wallet_address(pk), pb.Wallet)
 
     def book(self, day=DAY, hour=HOUR) -> pb.Book:
-        return self.read(addr.book_address(day, hour), pb.Book)
+        """The hour's head with every resting entry of its pages, in priority order."""
+        head = self.read(addr.book_address(day, hour), pb.Book)
+        pages = [pb.Book.FromString(v) for a, v in self.ledger.items(addr.book_prefix(day, hour)).items()
+                 if a != addr.book_address(day, hour)]
+        return assemble(head, pages)
 
     def contracts(self) -> list[pb.Contract]:
         """Every contract, in creation order."""
@@ -614,7 +619,8 @@ def test_orders_declare_no_other_wallet(mk):
     assert [a for a in buy_in + buy_out if a.startswith(wallets)] == [addr.wallet_address(pk)] * 2
     assert [a for a in sell_in + sell_out if a.startswith(wallets)] == []   # a SELL's wallet is not touched
     assert set(sell_out) == set(buy_out) - {addr.wallet_address(pk)} == {
-        addr.book_address(DAY, HOUR), addr.contracts_prefix(DAY, HOUR), addr.hour_index_address(DAY, HOUR),
-        addr.positions_prefix(DAY, HOUR)}
+        addr.book_prefix(DAY, HOUR), addr.book_index_prefix(DAY, HOUR), addr.contracts_prefix(DAY, HOUR),
+        addr.hour_index_address(DAY, HOUR), addr.positions_prefix(DAY, HOUR)}
     assert {rep.config_address(), rep.score_address(pk), rep.pool_address()} <= set(sell_in)
-    assert addr.access(m.cancel(f"{DAY}/{HOUR}/3"), pk) == ([addr.book_address(DAY, HOUR), addr.wallet_address(pk)],) * 2
+    assert addr.access(m.cancel(f"{DAY}/{HOUR}/3"), pk) == (
+        [addr.book_prefix(DAY, HOUR), addr.book_index_prefix(DAY, HOUR), addr.wallet_address(pk)],) * 2
