@@ -12,7 +12,9 @@ phe does key generation, encryption and decryption on fixed-point ints
 (`raw_encrypt` / `raw_decrypt`, g = N + 1). The prover is ours: it recovers
 the ciphertext's randomness r from the private key (u = c·g^(−m) = r^N mod
 N², so r = u^(N^(−1) mod φ(N)) mod N) and answers the challenge of
-processors/negotiation/zkp.py, the very definition the processor verifies.
+processors/negotiation/zkp.py, the very definition the processor verifies. Its modular
+powers go through phe's `powmod` (gmpy2's when the `fast` extra is installed, Python's
+`pow` otherwise); the processor itself always uses Python's `pow`.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from typing import Iterable, Sequence
 
 from google.protobuf.message import DecodeError
 from phe import paillier
+from phe.util import powmod
 from sawtooth_signing import Signer
 
 from sawgrid.clients.sdk.errors import SawgridError
@@ -76,15 +79,15 @@ def randomness(keys: Keypair, ciphertext: int, value: int) -> int:
     """r with ciphertext = g^value · r^N mod N² (needs the factors of N)."""
     n = keys.n
     phi = (keys.private.p - 1) * (keys.private.q - 1)
-    return pow(zkp.zero_part(n, ciphertext, value) % n, pow(n, -1, phi), n)
+    return int(powmod(zkp.zero_part(n, ciphertext, value) % n, pow(n, -1, phi), n))
 
 
 def prove_with(n: int, c: int, m: int, r: int, rho: int, context: bytes) -> tuple[int, int]:
     """(a, z) for c = g^m · r^N mod N² and a random `rho` in Z*_N (pure: the vectors' prover)."""
     n2 = n * n
-    a = pow(rho, n, n2)
+    a = int(powmod(rho, n, n2))
     e = zkp.challenge(n, c, m, a, context)
-    return a, rho * pow(r, e, n) % n
+    return a, rho * int(powmod(r, e, n)) % n
 
 
 def prove(keys: Keypair, ciphertext: int, value: int, context: bytes) -> pb.Proof:
