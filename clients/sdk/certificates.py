@@ -39,7 +39,7 @@ from cryptography.x509.oid import NameOID
 from sawtooth_signing import Signer
 
 from sawgrid.clients.sdk.errors import SawgridError
-from sawgrid.processors.enrollment.x509 import key_hex, pseudonym
+from sawgrid.processors.enrollment.x509 import fingerprint, key_hex, pseudonym
 from sawgrid.protos import enrollment_pb2 as epb
 
 HKDF_INFO = b"sawgrid-enrollment evidence v1"
