@@ -27,7 +27,7 @@ from sawgrid.clients.dashboard.alerts import AlertLog, FailedSignInDetector
 from sawgrid.clients.dashboard.config import MAX_BODY, MAX_QUERY, DashboardConfig
 from sawgrid.clients.dashboard.metrics import CONTENT_TYPE, Metrics
 from sawgrid.clients.dashboard.signin import ChallengeBook
-from sawgrid.clients.sdk import market
+from sawgrid.clients.sdk import market, reputation
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.ledger import LedgerClient
 
@@ -166,5 +166,6 @@ def _filters(app: Flask) -> None:
         kwh=lambda v: market.format_kwh(v, unit=False),
         price=lambda v: "" if v is None else market.format_price(v, unit=False),
         short=lambda k: (k or "")[:10],
+        score=reputation.format_score,
     )
     app.jinja_env.globals.update(csrf_token=sessions.csrf_token)

@@ -15,8 +15,9 @@ _LAYOUT = dict(margin=dict(l=60, r=20, t=40, b=50), height=320, legend=dict(orie
                paper_bgcolor="white", plot_bgcolor="#f7f7f7")
 
 
-def _figure(traces: list, title: str, x_title: str, y_title: str, **layout) -> dict:
-    fig = go.Figure(data=traces, layout=go.Layout(title=title, xaxis=dict(title=x_title),
+def _figure(traces: list, title: str, x_title: str, y_title: str, xaxis_type: str = "-", **layout) -> dict:
+    """A figure's JSON; days go on a category axis (a date axis of one day shows milliseconds)."""
+    fig = go.Figure(data=traces, layout=go.Layout(title=title, xaxis=dict(title=x_title, type=xaxis_type),
                                                   yaxis=dict(title=y_title), **_LAYOUT, **layout))
     return fig.to_plotly_json()
 
@@ -41,7 +42,7 @@ def daily_par(days: Sequence) -> dict:
                                mode="markers", name="no penalties in force"),
                     go.Scatter(x=[day_text(d.day) for d in with_p], y=[d.par for d in with_p],
                                mode="markers", name="penalties in force")],
-                   "Daily PAR of traded energy (mean / peak; 1 is flat)", "day", "PAR")
+                   "Daily PAR of traded energy (mean / peak; 1 is flat)", "day", "PAR", xaxis_type="category")
 
 
 def prices(day: int, buy: Sequence[int | None], sell: Sequence[int | None], p2p: Sequence[int | None]) -> dict:
@@ -59,7 +60,7 @@ def statement_days(days: dict) -> dict:
                     go.Bar(x=x, y=_eur([v.fees for v in t]), name="fees"),
                     go.Bar(x=x, y=_eur([v.penalties for v in t]), name="penalties"),
                     go.Scatter(x=x, y=_eur([v.net for v in t]), name="net", mode="lines+markers")],
-                   "Statement by day", "day", "EUR", barmode="group")
+                   "Statement by day", "day", "EUR", barmode="group", xaxis_type="category")
 
 
 def recommended_vs_bought(day: int, recommended: Sequence[int | None], bought: Sequence[int]) -> dict:

@@ -3,6 +3,6 @@
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("script[data-chart]").forEach(function (node) {
     var figure = JSON.parse(node.textContent);
-    Plotly.newPlot(node.dataset.chart, figure.data, figure.layout, {displaylogo: false, responsive: true});
+    Plotly.newPlot(node.dataset.chart, figure.data, figure.layout, {displayModeBar: false, responsive: true});
   });
 });
