@@ -3,12 +3,14 @@
 Each party of algorithm.py's loop runs its own step and talks only through the chain
 (sawgrid-negotiation, processors/negotiation/README.md):
 
-* an **agent** reads the session, makes its private quantity step (`quantity_update`, eq. 15)
-  and its price terms (`price_term`, eq. 17), encrypts each term under the pair owner's Paillier
-  key and submits quantities and ciphertexts; a pair's **owner** (the producer) then decrypts the
-  aggregate the chain computed and reveals the sum with its zero-knowledge proof;
-* the **line manager** computes flows and line prices from the quantities on chain
-  (`line_prices`, eqs. 6, 18) and posts them for the limited lines;
+* an **agent** reads the public prices and line prices, makes its private quantity step
+  (`quantity_update`, eq. 15) from its own trades and its price terms (`price_term`, eq. 17),
+  and submits its quantities encrypted under the line manager's Paillier key and each term under
+  the pair owner's; a pair's **owner** (the producer) then decrypts the aggregate the chain
+  computed and reveals the sum with its zero-knowledge proof;
+* the **line manager** (who sees the trades, METHOD.md) decrypts the quantities, computes flows
+  and line prices (`line_prices`, eqs. 6, 18) and eq. 19's mismatch and trade change, and posts
+  them; once eq. 19 holds it reveals every quantity with a proof, for the contracts;
 * the **market operator** closes the iteration with eq. 19's verdict, which the processor
   recomputes; on convergence the trades are market contracts.
 
@@ -37,7 +39,7 @@ from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.processors.market import addresses as market_addresses
 from sawgrid.processors.market import units as mu
 from sawgrid.processors.negotiation import units as u
-from sawgrid.processors.negotiation.handler import is_converged, proof_context, residuals
+from sawgrid.processors.negotiation.handler import is_converged, proof_context, quantity_context, within
 from sawgrid.protos import negotiation_pb2 as pb
 from sawgrid.protos.envelopes import make_batch
 
@@ -136,6 +138,15 @@ class Negotiation:
         self.grid = load_grid(case.grid)
         self.last_lines = None
         self.scale = u.DEFAULT_SCALE
+        # each agent's own trades (its private memory) and the line manager's view of everyone's
+        self.own = {p.agent.name: {m: 0.0 for m in self._peers(p)} for p in self.parties}
+        self.own_before = {name: dict(trades) for name, trades in self.own.items()}
+        self.manager_before: dict[str, dict[str, float]] = {}
+        self.manager_fixed = [(0, 0)] * len(self.pairs)
+        self.line_keys: neg.Keypair | None = None
+
+    def _peers(self, party: _Party) -> list[str]:
+        return [c if s == party.agent.name else s for s, c in self.pairs if party.agent.name in (s, c)]
 
     # -- chain round trips -------------------------------------------------------------------
     def _submit(self, batches: list) -> None:
@@ -175,8 +186,10 @@ class Negotiation:
         owners = [p for p in self.parties if p.agent.is_producer]
         for p in owners:
             p.keys = neg.generate_keypair(self.key_bits)
+        self.line_keys = neg.generate_keypair(self.key_bits)
         self.timings.keygen += time.perf_counter() - started
-        self._submit([neg.batch(p.signer, neg.publish_key(self.session_id, p.keys.n)) for p in owners])
+        self._submit([neg.batch(p.signer, neg.publish_key(self.session_id, p.keys.n)) for p in owners]
+                     + [neg.batch(self.line_manager, neg.publish_key(self.session_id, self.line_keys.n))])
 
     def fixed(self, value: float) -> int:
         return u.to_fixed(value, self.scale)
@@ -185,58 +198,51 @@ class Negotiation:
         return u.from_fixed(value, self.scale)
 
     # -- what every party reads from the chain ----------------------------------------------
-    def state_of(self, session: pb.Session) -> State:
-        """The algorithm's State as the chain holds it: each pair's latest quantities (the
-        trades) and the ones before (previous_trades), its price, and each pair's line charge
-        from the posted line prices and the grid's (public) PTDF. Before an iteration's terms
-        that is the state its quantity step starts from; after them, the moved state its price
-        terms and line prices are computed from, as in algorithm.step."""
-        names = [a.public_key for a in session.agents]
-        name_of = {pk: self.parties[i].agent.name for i, pk in enumerate(names)}
-        trades: dict[str, dict[str, float]] = {p.agent.name: {} for p in self.parties}
-        previous: dict[str, dict[str, float]] = {p.agent.name: {} for p in self.parties}
-        prices, charges = {}, {}
-        for pair in session.pairs:
-            s, c = name_of[names[pair.owner]], name_of[names[pair.peer]]
-            trades[s][c], trades[c][s] = self.real(pair.owner_quantity), self.real(pair.peer_quantity)
-            previous[s][c], previous[c][s] = self.real(pair.owner_previous), self.real(pair.peer_previous)
-            prices[(s, c)] = self.real(pair.price)
+    def public_view(self, session: pb.Session) -> dict:
+        """What the chain shows everyone: each pair's price, the posted line prices and, from
+        them and the grid's public PTDF, each pair's line charge."""
+        name_of = [p.agent.name for p in self.parties]
+        prices = {(name_of[pair.owner], name_of[pair.peer]): self.real(pair.price) for pair in session.pairs}
         upper = {line: self.real(v) for line, v in zip(self.lines, session.line_upper)}
         lower = {line: self.real(v) for line, v in zip(self.lines, session.line_lower)}
+        charges = {}
         for s, c in prices:
             factors = self.grid.transfer_factors(self.by_name[s].agent.bus, self.by_name[c].agent.bus)
             charges[(s, c)] = sum((upper[line] - lower[line]) * float(factors[self.grid.lines.index(line)])
                                   for line in self.lines)
-        flows = dict(self.last_lines.flows) if self.last_lines is not None else {}
-        violation = max((max(0.0, abs(self.real(f)) - self.case.line_limits[line])
-                         for line, f in zip(self.lines, session.line_flows)), default=0.0)
-        return State(iteration=session.iteration, trades=trades, previous_trades=previous, prices=prices,
-                     previous_prices=dict(prices), charges=charges, line_upper=upper, line_lower=lower,
-                     line_flows=flows, line_violation=violation)
+        return {"prices": prices, "previous_prices": dict(prices), "charges": charges, "line_upper": upper,
+                "line_lower": lower}
+
+    def _state(self, session: pb.Session, trades, previous) -> State:
+        return State(iteration=session.iteration, trades=trades, previous_trades=previous,
+                     **self.public_view(session))
 
     # -- one iteration ------------------------------------------------------------------------
     def iterate(self, k: int) -> tuple[pb.Session, bool]:
         session = self.session()
-        start = self.state_of(session)
-        # 1. agents: quantities (eq. 15), terms (eq. 17), encrypted under the pair owner's key
-        proposals = {p.agent.name: {m: self.real(self.fixed(q)) for m, q in
-                                    quantity_update(p.agent, start, self.params).items()} for p in self.parties}
-        moved = replace(start, trades=proposals, previous_trades=start.trades)
+        manager_key = neg.public_key(u.int_from_bytes(session.line_manager_n))
         owner_key = {j: neg.public_key(u.int_from_bytes(session.agents[pair.owner].n))
                      for j, pair in enumerate(session.pairs)}
+        # 1. agents, each from its own trades and the public prices: quantities (eq. 15) and
+        #    terms (eq. 17); quantities under the line manager's key, terms under the pair owner's
         batches = []
         for p in self.parties:
-            mine = [j for j, pair in enumerate(session.pairs) if p.index in (pair.owner, pair.peer)]
+            name = p.agent.name
+            start = self._state(session, {name: self.own[name]}, {name: self.own_before[name]})
+            proposal = {m: self.real(self.fixed(q)) for m, q in quantity_update(p.agent, start, self.params).items()}
+            moved = replace(start, trades={name: proposal}, previous_trades={name: self.own[name]})
             quantities, terms = [], []
-            for j in mine:
-                pair = session.pairs[j]
+            for j, pair in enumerate(session.pairs):
+                if p.index not in (pair.owner, pair.peer):
+                    continue
                 other = self.parties[pair.peer if pair.owner == p.index else pair.owner].agent.name
-                quantities.append(self.fixed(proposals[p.agent.name][other]))
                 term = self.fixed(price_term(p.agent, other, moved, self.params))
                 started = time.perf_counter()
+                quantities.append(neg.encrypt(manager_key, self.fixed(proposal[other])))
                 terms.append((j, neg.encrypt(owner_key[j], term)))
                 self.timings.encrypt += time.perf_counter() - started
-                self.timings.encryptions += 1
+                self.timings.encryptions += 2
+            self.own_before[name], self.own[name] = self.own[name], proposal
             batches.append(neg.batch(p.signer, neg.submit_terms(self.session_id, k, quantities, terms)))
         self._submit(batches)
         # 2. owners: decrypt each aggregate, prove, reveal
@@ -249,31 +255,66 @@ class Negotiation:
             sums = []
             for j in owned:
                 aggregate = u.int_from_bytes(session.pairs[j].aggregate)
-                started = time.perf_counter()
-                value = neg.decrypt(p.keys, aggregate)
-                self.timings.decrypt += time.perf_counter() - started
-                started = time.perf_counter()
-                proof = neg.prove(p.keys, aggregate, value, proof_context(self.session_id, k, j))
-                self.timings.prove += time.perf_counter() - started
-                self.timings.decryptions += 1
-                self.timings.proofs += 1
-                sums.append((j, value, proof))
+                sums.append((j, *self._open(p.keys, aggregate, proof_context(self.session_id, k, j))))
             batches.append(neg.batch(p.signer, neg.reveal(self.session_id, k, sums)))
         self._submit(batches)
-        # 3. the line manager: flows and line prices from the quantities on chain
+        # 3. the line manager: decrypts the quantities, computes flows, line prices (eqs. 6, 18) and
+        #    eq. 19's mismatch and trade change; at convergence it reveals every quantity with a proof
         session = self.session()
-        update = line_prices(self.state_of(session), self.case, self.params)
-        self.last_lines = update  # every line's flow, for the report
-        if self.lines:
-            self._submit([neg.batch(self.line_manager, neg.set_line_prices(
-                self.session_id, k, [self.fixed(update.flows[line]) for line in self.lines],
-                [self.fixed(update.upper[line]) for line in self.lines],
-                [self.fixed(update.lower[line]) for line in self.lines]))])
-            session = self.session()
-        # 4. the market operator: eq. 19
+        self._submit([neg.batch(self.line_manager, self._line_step(session, k))])
+        # 4. the market operator: eq. 19, as the processor will recompute it
+        session = self.session()
         verdict = is_converged(session)
         self._submit([neg.batch(self.operator, neg.close_iteration(self.session_id, k, verdict), session)])
         return self.session(), verdict
+
+    def _open(self, keypair: neg.Keypair, ciphertext: int, context: bytes) -> tuple[int, pb.Proof]:
+        """Decrypt and prove (timed)."""
+        started = time.perf_counter()
+        value = neg.decrypt(keypair, ciphertext)
+        self.timings.decrypt += time.perf_counter() - started
+        started = time.perf_counter()
+        proof = neg.prove(keypair, ciphertext, value, context)
+        self.timings.prove += time.perf_counter() - started
+        self.timings.decryptions += 1
+        self.timings.proofs += 1
+        return value, proof
+
+    def _line_step(self, session: pb.Session, k: int) -> pb.NegotiationPayload:
+        names = [p.agent.name for p in self.parties]
+        now: dict[str, dict[str, float]] = {n: {} for n in names}
+        fixed_now: list[tuple[int, int]] = []
+        for pair in session.pairs:
+            values = []
+            for cipher in (pair.owner_quantity_c, pair.peer_quantity_c):
+                started = time.perf_counter()
+                values.append(neg.decrypt(self.line_keys, u.int_from_bytes(cipher)))
+                self.timings.decrypt += time.perf_counter() - started
+                self.timings.decryptions += 1
+            s, c = names[pair.owner], names[pair.peer]
+            now[s][c], now[c][s] = self.real(values[0]), self.real(values[1])
+            fixed_now.append((values[0], values[1]))
+        before = self.manager_before
+        update = line_prices(self._state(session, now, {n: dict(before.get(n, {m: 0.0 for m in now[n]}))
+                                                        for n in names}), self.case, self.params)
+        self.last_lines = update  # every line's flow, for the report
+        mismatch = max(abs(a + b) for a, b in fixed_now)
+        change = max(max(abs(a - pa), abs(b - pb_)) for (a, b), (pa, pb_) in zip(fixed_now, self.manager_fixed))
+        flows = [self.fixed(update.flows[line]) for line in self.lines]
+        found = pb.Residuals(power_mismatch=mismatch, trade_change=change,
+                             price_change=max((abs(p.change) for p in session.pairs), default=0),
+                             line_violation=max((max(0, abs(f) - self.fixed(self.case.line_limits[line]))
+                                                 for line, f in zip(self.lines, flows)), default=0))
+        finals = []
+        if within(session, found):  # eq. 19 holds: reveal the quantities the contracts are made of
+            for j, pair in enumerate(session.pairs):
+                for side, cipher in enumerate((pair.owner_quantity_c, pair.peer_quantity_c)):
+                    index = 2 * j + side
+                    finals.append((index, *self._open(self.line_keys, u.int_from_bytes(cipher),
+                                                      quantity_context(self.session_id, k, index))))
+        self.manager_before, self.manager_fixed = now, fixed_now
+        return neg.set_line_prices(self.session_id, k, flows, [self.fixed(update.upper[line]) for line in self.lines],
+                                   [self.fixed(update.lower[line]) for line in self.lines], mismatch, change, finals)
 
     def run(self) -> OnchainRun:
         """Set up, iterate until convergence (or max_iterations), read the result back."""
@@ -296,7 +337,14 @@ class Negotiation:
                 self.progress(k, r, self.timings)
         self.timings.total = time.perf_counter() - began
         session = self.session()
-        final = replace(self.state_of(session), iteration=k)
+        names = [p.agent.name for p in self.parties]
+        trades: dict[str, dict[str, float]] = {n: {} for n in names}
+        for pair in session.pairs:  # the revealed final quantities (zero if it never converged)
+            s, c = names[pair.owner], names[pair.peer]
+            trades[s][c], trades[c][s] = self.real(pair.owner_quantity), self.real(pair.peer_quantity)
+        final = replace(self._state(session, trades, trades), iteration=k,
+                        line_flows=dict(self.last_lines.flows) if self.last_lines else {},
+                        line_violation=self.real(session.residuals.line_violation))
         result = result_of(final, self.case, converged, price_history, power_history)
         return OnchainRun(result=result, session=session, contracts=list(session.contracts), timings=self.timings,
                           key_bits=self.key_bits)

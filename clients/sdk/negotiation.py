@@ -123,9 +123,10 @@ def publish_key(session: str, n: int) -> pb.NegotiationPayload:
 
 def submit_terms(session: str, iteration: int, quantities: Sequence[int],
                  terms: Sequence[tuple[int, int]]) -> pb.NegotiationPayload:
-    """An agent's quantities and its (pair, ciphertext) terms, for every pair it is in, in pair order."""
+    """An agent's quantities (ciphertexts under the line manager's key) and its (pair, ciphertext)
+    terms (under each pair owner's key), for every pair it is in, in pair order."""
     return pb.NegotiationPayload(submit_terms=pb.SubmitTerms(
-        session=session, iteration=iteration, quantities=list(quantities),
+        session=session, iteration=iteration, quantities=[u.int_to_bytes(c) for c in quantities],
         terms=[pb.EncryptedTerm(pair=j, ciphertext=u.int_to_bytes(c)) for j, c in terms]))
 
 
@@ -137,10 +138,15 @@ def reveal(session: str, iteration: int, sums: Iterable[tuple[int, int, pb.Proof
 
 
 def set_line_prices(session: str, iteration: int, flows: Sequence[int], upper: Sequence[int],
-                    lower: Sequence[int]) -> pb.NegotiationPayload:
-    """The line manager's flows and line prices μ+, μ- for this iteration, one per limited line."""
+                    lower: Sequence[int], power_mismatch: int = 0, trade_change: int = 0,
+                    finals: Iterable[tuple[int, int, pb.Proof]] = ()) -> pb.NegotiationPayload:
+    """The line manager's step: flows and line prices μ+, μ- per limited line, eq. 19's mismatch
+    and trade change as it found them, and at convergence every quantity with its proof
+    ((2j or 2j + 1, value, proof))."""
     return pb.NegotiationPayload(set_line_prices=pb.SetLinePrices(
-        session=session, iteration=iteration, flows=list(flows), upper=list(upper), lower=list(lower)))
+        session=session, iteration=iteration, flows=list(flows), upper=list(upper), lower=list(lower),
+        power_mismatch=power_mismatch, trade_change=trade_change,
+        finals=[pb.Revealed(pair=k, value=value, proof=proof) for k, value, proof in finals]))
 
 
 def close_iteration(session: str, iteration: int, converged: bool) -> pb.NegotiationPayload:

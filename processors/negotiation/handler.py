@@ -39,26 +39,31 @@ def owned_by(session: pb.Session, agent: int) -> list[int]:
     return [j for j, p in enumerate(session.pairs) if p.owner == agent]
 
 
-def residuals(session: pb.Session) -> pb.Residuals:
-    """Eq. 19's quantities at this point of the iteration, in fixed point (max norms):
-    the largest bilateral mismatch |p_nm + p_mn|, the largest change of a quantity since
-    the iteration before, the largest price change |Δλ|, the largest overload of a line."""
-    pairs = session.pairs
-    return pb.Residuals(
-        power_mismatch=_saturate(max((abs(p.owner_quantity + p.peer_quantity) for p in pairs), default=0)),
-        trade_change=_saturate(max((max(abs(p.owner_quantity - p.owner_previous),
-                                        abs(p.peer_quantity - p.peer_previous)) for p in pairs), default=0)),
-        price_change=_saturate(max((abs(p.change) for p in pairs), default=0)),
-        line_violation=_saturate(max((max(0, abs(flow) - limit)
-                                      for flow, limit in zip(session.line_flows, session.line_limits)), default=0)),
-    )
+def line_violation(session: pb.Session) -> int:
+    """The largest overload max(0, |flow| − limit) of a limited line, as posted."""
+    return max((max(0, abs(flow) - limit) for flow, limit in zip(session.line_flows, session.line_limits)),
+               default=0)
+
+
+def price_change(session: pb.Session) -> int:
+    """The largest price change |Δλ| of this iteration."""
+    return max((abs(p.change) for p in session.pairs), default=0)
+
+
+def final_mismatch(session: pb.Session) -> int:
+    """max |p_nm + p_mn| over the pairs' revealed (final) quantities."""
+    return max((abs(p.owner_quantity + p.peer_quantity) for p in session.pairs), default=0)
+
+
+def within(session: pb.Session, r: pb.Residuals) -> bool:
+    """Eq. 19's thresholds: trades reciprocal, trades and prices settled, no line over its limit."""
+    return (max(r.power_mismatch, r.trade_change, r.line_violation) <= session.eps_power
+            and r.price_change <= session.eps_price)
 
 
 def is_converged(session: pb.Session) -> bool:
-    """Eq. 19: trades reciprocal, trades and prices settled, no line over its limit."""
-    r = residuals(session)
-    return (max(r.power_mismatch, r.trade_change, r.line_violation) <= session.eps_power
-            and r.price_change <= session.eps_price)
+    """Eq. 19 holds for this iteration and its quantities are revealed (contracts need them)."""
+    return session.final and within(session, session.residuals)
 
 
 def _saturate(value: int) -> int:
@@ -108,14 +113,19 @@ class NegotiationHandler(SawgridHandler):
     def _publish_key(self, st: NegotiationState, signer: str, m: pb.PublishKey):
         session = _session(st, m.session, "publish_key")
         _require_phase(session, pb.KEYS, None, "publish_key")
-        i = _agent(session, signer, "publish_key")
-        if not owned_by(session, i):
-            raise invalid("publish_key", "the signer owns no pair: it needs no key")
-        if session.agents[i].n:
-            raise invalid("publish_key", "this agent's key is already published")
-        session.agents[i].n = m.n
+        if signer == session.line_manager:
+            if session.line_manager_n:
+                raise invalid("publish_key", "the line manager's key is already published")
+            session.line_manager_n = m.n
+        else:
+            i = _agent(session, signer, "publish_key")
+            if not owned_by(session, i):
+                raise invalid("publish_key", "the signer owns no pair: it needs no key")
+            if session.agents[i].n:
+                raise invalid("publish_key", "this agent's key is already published")
+            session.agents[i].n = m.n
         owners = {p.owner for p in session.pairs}
-        if all(session.agents[o].n for o in owners):
+        if session.line_manager_n and all(session.agents[o].n for o in owners):
             session.phase, session.iteration = pb.TERMS, 1
         st.put_session(session)
 
@@ -132,35 +142,23 @@ class NegotiationHandler(SawgridHandler):
             if len(getattr(m, name)) != len(mine):
                 raise invalid(f"submit_terms.{name}", f"needs one per pair the signer is in ({len(mine)}), "
                                                       f"got {len(getattr(m, name))}")
-        total, per_peer = 0, {}
+        manager_n = u.int_from_bytes(session.line_manager_n)
         for k, (j, q, term) in enumerate(zip(mine, m.quantities, m.terms)):
             if term.pair != j:
                 raise invalid(f"submit_terms.terms[{k}].pair", f"must be {j} (the signer's pairs, in order)")
-            if (agent.kind == pb.PRODUCER and q < 0) or (agent.kind == pb.CONSUMER and q > 0):
+            if not zkp.is_ciphertext(manager_n, u.int_from_bytes(q)):
                 raise invalid(f"submit_terms.quantities[{k}]",
-                              f"a {pb.AgentKind.Name(agent.kind).lower()} "
-                              f"{'sells (>= 0)' if agent.kind == pb.PRODUCER else 'buys (<= 0)'}, got {q}")
-            pair = session.pairs[j]
-            peer = pair.peer if pair.owner == i else pair.owner
-            if peer in per_peer and per_peer[peer] != q:
-                raise invalid(f"submit_terms.quantities[{k}]", f"the pairs with one peer carry one quantity: "
-                                                              f"{per_peer[peer]} before, {q} here")
-            if peer not in per_peer:
-                per_peer[peer] = q
-                total += abs(q)
+                              "out of range for the line manager's key (must be in [1, N^2) and coprime to N)")
             owner_n = u.int_from_bytes(session.agents[session.pairs[j].owner].n)
             if not zkp.is_ciphertext(owner_n, u.int_from_bytes(term.ciphertext)):
                 raise invalid(f"submit_terms.terms[{k}].ciphertext",
                               "out of range for the pair owner's key (must be in [1, N^2) and coprime to N)")
-        if total > agent.capacity:
-            raise invalid("submit_terms.quantities", f"a trade beyond the agent's bounds: {total} in all, "
-                                                     f"its capacity is {agent.capacity} (fixed point kW)")
         for j, q, term in zip(mine, m.quantities, m.terms):
             pair = session.pairs[j]
             if pair.owner == i:
-                pair.owner_previous, pair.owner_quantity, pair.owner_term = pair.owner_quantity, q, term.ciphertext
+                pair.owner_quantity_c, pair.owner_term = q, term.ciphertext
             else:
-                pair.peer_previous, pair.peer_quantity, pair.peer_term = pair.peer_quantity, q, term.ciphertext
+                pair.peer_quantity_c, pair.peer_term = q, term.ciphertext
             if pair.owner_term and pair.peer_term:  # both halves in: add them under the owner's key
                 n = u.int_from_bytes(session.agents[pair.owner].n)
                 pair.aggregate = u.int_to_bytes(
@@ -207,7 +205,7 @@ class NegotiationHandler(SawgridHandler):
         agent.revealed = m.iteration
         owners = {p.owner for p in session.pairs}
         if all(session.agents[o].revealed >= m.iteration for o in owners):
-            session.phase = pb.LINES if session.line_limits else pb.CHECK
+            session.phase = pb.LINES
         st.put_session(session)
 
     # -- line manager -------------------------------------------------------------------------
@@ -224,6 +222,20 @@ class NegotiationHandler(SawgridHandler):
         for name, values in (("line_flows", m.flows), ("line_upper", m.upper), ("line_lower", m.lower)):
             del getattr(session, name)[:]
             getattr(session, name).extend(values)
+        found = pb.Residuals(power_mismatch=min(m.power_mismatch, u.MAX_RESIDUAL),
+                             trade_change=min(m.trade_change, u.MAX_RESIDUAL),
+                             price_change=_saturate(price_change(session)),
+                             line_violation=_saturate(line_violation(session)))
+        if m.finals:
+            if not within(session, found):
+                raise invalid("set_line_prices.finals", "eq. 19 does not hold: the quantities are revealed only "
+                                                        "at convergence")
+            _reveal_quantities(session, m)
+            if final_mismatch(session) != m.power_mismatch:
+                raise invalid("set_line_prices.power_mismatch", f"the final quantities give "
+                                                                f"{final_mismatch(session)}, not {m.power_mismatch}")
+            session.final = True
+        session.residuals.CopyFrom(found)
         session.phase = pb.CHECK
         st.put_session(session)
 
@@ -233,15 +245,15 @@ class NegotiationHandler(SawgridHandler):
         if signer != session.operator:
             raise InvalidTransaction("signer: not this session's market operator")
         _require_phase(session, pb.CHECK, m.iteration, "close_iteration")
-        found = residuals(session)
+        found = session.residuals
         converged = is_converged(session)
         if m.converged != converged:
             raise invalid("close_iteration.converged",
                           f"the chain's residuals say {'' if converged else 'not '}converged (eq. 19: power "
                           f"mismatch {found.power_mismatch}, trade change {found.trade_change}, line overload "
                           f"{found.line_violation} against {session.eps_power}; price change "
-                          f"{found.price_change} against {session.eps_price})")
-        session.residuals.CopyFrom(found)
+                          f"{found.price_change} against {session.eps_price}"
+                          f"{'' if session.final else '; no final quantities revealed'})")
         events = []
         if converged:
             contracts = _write_contracts(st, session)
@@ -257,8 +269,54 @@ class NegotiationHandler(SawgridHandler):
         else:
             session.iteration += 1
             session.phase = pb.TERMS
+        for pair in session.pairs:  # this iteration's ciphertexts are spent
+            pair.owner_quantity_c = pair.peer_quantity_c = b""
         st.put_session(session)
         return events
+
+
+def quantity_context(session: str, iteration: int, index: int) -> bytes:
+    """What the line manager's proof of a final quantity is bound to (index 2j: pair j's owner side, 2j + 1: its peer's)."""
+    return f"{session}/{iteration}/q{index}".encode()
+
+
+def _reveal_quantities(session: pb.Session, m: pb.SetLinePrices) -> None:
+    """Check the line manager's final quantities (one proof each against the agents' ciphertexts)
+    and every agent's bounds; set them in plain on the pairs."""
+    if len(m.finals) != 2 * len(session.pairs):
+        raise invalid("set_line_prices.finals", f"needs both sides of every pair ({2 * len(session.pairs)}), "
+                                                f"got {len(m.finals)}")
+    n = u.int_from_bytes(session.line_manager_n)
+    for k, revealed in enumerate(m.finals):
+        if revealed.pair != k:
+            raise invalid(f"set_line_prices.finals[{k}].pair", f"must be {k} (2j: pair j's owner, 2j + 1: its peer)")
+        pair = session.pairs[k // 2]
+        cipher = pair.owner_quantity_c if k % 2 == 0 else pair.peer_quantity_c
+        reason = zkp.verify(n, u.int_from_bytes(cipher), u.encode(revealed.value, n),
+                            u.int_from_bytes(revealed.proof.a), u.int_from_bytes(revealed.proof.z),
+                            quantity_context(session.id, session.iteration, k))
+        if reason is not None:
+            raise invalid(f"set_line_prices.finals[{k}]", reason)
+        if k % 2 == 0:
+            pair.owner_quantity = revealed.value
+        else:
+            pair.peer_quantity = revealed.value
+    for i, agent in enumerate(session.agents):
+        per_peer: dict[int, int] = {}
+        for j in pairs_of(session, i):
+            pair = session.pairs[j]
+            q, peer = (pair.owner_quantity, pair.peer) if pair.owner == i else (pair.peer_quantity, pair.owner)
+            field = f"set_line_prices.finals[{2 * j + (0 if pair.owner == i else 1)}]"
+            if (agent.kind == pb.PRODUCER and q < 0) or (agent.kind == pb.CONSUMER and q > 0):
+                raise invalid(field, f"agent {i} is a {pb.AgentKind.Name(agent.kind).lower()}: it "
+                                     f"{'sells (>= 0)' if agent.kind == pb.PRODUCER else 'buys (<= 0)'}, got {q}")
+            if peer in per_peer and per_peer[peer] != q:
+                raise invalid(field, f"agent {i}'s pairs with one peer carry one quantity: {per_peer[peer]} and {q}")
+            per_peer[peer] = q
+        total = sum(abs(q) for q in per_peer.values())
+        if total > agent.capacity:
+            raise invalid("set_line_prices.finals", f"a trade beyond agent {i}'s bounds: {total} in all, its "
+                                                    f"capacity is {agent.capacity} (fixed point kW)")
 
 
 # -- rules shared by the actions -------------------------------------------------------------

@@ -51,6 +51,8 @@ def _check_open(m: pb.Open) -> None:
         if agent.kind not in (pb.PRODUCER, pb.CONSUMER):
             raise invalid(f"open.agents[{i}].kind", "must be PRODUCER or CONSUMER")
         check_range(f"open.agents[{i}].capacity", agent.capacity, 1, u.MAX_VALUE, "(fixed point kW)")
+    if m.line_manager in seen:
+        raise invalid("open.line_manager", "the line manager is not one of the agents (it sees their quantities)")
     check_range("open.pairs", len(m.pairs), 1, u.MAX_PAIRS, "pairs")
     pairs: set[tuple[int, int]] = set()
     for i, pair in enumerate(m.pairs):
@@ -89,18 +91,22 @@ def _check_submit_terms(m: pb.SubmitTerms) -> None:
     check_session("submit_terms.session", m.session)
     _check_iteration("submit_terms.iteration", m.iteration)
     for i, q in enumerate(m.quantities):
-        check_value(f"submit_terms.quantities[{i}]", q)
+        check_big(f"submit_terms.quantities[{i}]", q, 2 * u.MAX_KEY_BITS)
     for i, term in enumerate(m.terms):
         check_big(f"submit_terms.terms[{i}].ciphertext", term.ciphertext, 2 * u.MAX_KEY_BITS)
+
+
+def _check_revealed(field: str, values) -> None:
+    for i, s in enumerate(values):
+        check_value(f"{field}[{i}].value", s.value)
+        check_big(f"{field}[{i}].proof.a", s.proof.a, 2 * u.MAX_KEY_BITS)
+        check_big(f"{field}[{i}].proof.z", s.proof.z, u.MAX_KEY_BITS)
 
 
 def _check_reveal(m: pb.Reveal) -> None:
     check_session("reveal.session", m.session)
     _check_iteration("reveal.iteration", m.iteration)
-    for i, s in enumerate(m.sums):
-        check_value(f"reveal.sums[{i}].value", s.value)
-        check_big(f"reveal.sums[{i}].proof.a", s.proof.a, 2 * u.MAX_KEY_BITS)
-        check_big(f"reveal.sums[{i}].proof.z", s.proof.z, u.MAX_KEY_BITS)
+    _check_revealed("reveal.sums", m.sums)
 
 
 def _check_set_line_prices(m: pb.SetLinePrices) -> None:
@@ -111,6 +117,7 @@ def _check_set_line_prices(m: pb.SetLinePrices) -> None:
     for name in ("upper", "lower"):
         for i, value in enumerate(getattr(m, name)):
             check_range(f"set_line_prices.{name}[{i}]", value, 0, u.MAX_VALUE, "(fixed point, a line price is >= 0)")
+    _check_revealed("set_line_prices.finals", m.finals)
 
 
 def _check_close_iteration(m: pb.CloseIteration) -> None:
