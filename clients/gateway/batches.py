@@ -5,7 +5,7 @@ signer key (proven by the batch signature) and the families it addresses.
         batch.id, batch.signer, batch.families
 
 Only the batch header's signature is checked here (one secp256k1
-verification per batch, ~80 µs): that is what makes `signer` a key the sender
+verification per batch, ~80 µs; parsed keys are cached): that is what makes `signer` a key the sender
 holds, so a key's limit cannot be spent by someone who merely names it. Every
 other check a validator makes on submit (transaction signatures, payload
 hashes, batcher keys: protos/verify.py) is left to the upstream, which
@@ -14,6 +14,7 @@ answers 400 as always.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from google.protobuf.message import DecodeError
 from sawtooth_signing import create_context
@@ -24,6 +25,9 @@ from sawgrid.protos.sawtooth import BatchHeader, BatchList, TransactionHeader
 __all__ = ["BatchInfo", "UndecodableBatches", "decode_batch_list"]
 
 _CONTEXT = create_context("secp256k1")
+# Parsed public keys, by hex: parsing one costs as much as the verification
+# itself, and a meter signs every batch with the same key.
+KEY_CACHE = 100_000
 
 
 class UndecodableBatches(ValueError):
@@ -70,7 +74,13 @@ def decode_batch_list(body: bytes) -> list[BatchInfo]:
 def _signed_by(signature: str, message: bytes, public_key: str) -> bool:
     if len(signature) != 128 or len(public_key) != 66:
         return False
+    key = _public_key(public_key)
+    return key is not None and bool(_CONTEXT.verify(signature, message, key))
+
+
+@lru_cache(maxsize=KEY_CACHE)
+def _public_key(public_key: str) -> Secp256k1PublicKey | None:
     try:
-        return bool(_CONTEXT.verify(signature, message, Secp256k1PublicKey.from_hex(public_key)))
+        return Secp256k1PublicKey.from_hex(public_key)
     except Exception:  # malformed hex or key bytes: the signing library raises various types
-        return False
+        return None

@@ -1,8 +1,11 @@
 """Learning what became of forwarded batches, off the forwarding path.
 
 The request thread only calls `watch()` (a deque append); a thread of its
-own asks the upstream's `/batch_statuses` about every awaited batch each
-`interval` seconds, with a `RestClient` and its own connection, and reports
+own asks the upstream's `/batch_statuses` about awaited batches, with a
+`RestClient` and its own connection, in one request per round. A batch is
+first asked about `first_check` seconds after it was forwarded (by then
+most have committed, so most batches are asked about once), then every
+`recheck` seconds while it is PENDING; the watcher reports
 each batch that stayed INVALID for `INVALID_SETTLE` seconds (a loaded
 Sawtooth validator reports some batches INVALID that it then commits: see
 clients/sdk/rest.py) to `on_invalid(client, key, batch_id)`. Batches without
@@ -24,7 +27,9 @@ __all__ = ["OutcomeWatcher"]
 
 LOGGER = logging.getLogger(__name__)
 
-POLL_INTERVAL = 0.5  # seconds between status rounds
+POLL_INTERVAL = 0.25  # seconds between rounds (a round with nothing due asks nothing)
+FIRST_CHECK = 1.0  # seconds after forwarding before a batch is first asked about
+RECHECK = 1.0  # seconds between questions about a batch that is still PENDING
 MAX_AGE = 300.0  # seconds a batch is awaited at most
 MAX_PENDING = 50_000  # batches awaited at most
 ASK_AT_ONCE = 1000  # ids per POST /batch_statuses
@@ -35,6 +40,7 @@ class _Awaited:
     client: str
     key: str
     since: float
+    due: float  # when to ask about it next
     invalid_since: float | None = None
 
 
@@ -46,6 +52,7 @@ class OutcomeWatcher:
                  gauge: Callable[[int], None] = lambda size: None,
                  ca_cert: str | None = None, interval: float = POLL_INTERVAL,
                  settle: float = INVALID_SETTLE, max_age: float = MAX_AGE, max_pending: int = MAX_PENDING,
+                 first_check: float = FIRST_CHECK, recheck: float = RECHECK,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._rest = RestClient(upstream, timeout=10.0, ca_cert=ca_cert)
         self._on_invalid = on_invalid
@@ -55,6 +62,8 @@ class OutcomeWatcher:
         self.settle = settle
         self.max_age = max_age
         self.max_pending = max_pending
+        self.first_check = first_check
+        self.recheck = recheck
         self._clock = clock
         self._incoming: deque[tuple[str, str, str, float]] = deque()
         self._awaited: OrderedDict[str, _Awaited] = OrderedDict()
@@ -93,11 +102,12 @@ class OutcomeWatcher:
         """One round: take in new batches, ask about all awaited ones, report and forget final ones."""
         while self._incoming:
             batch_id, client, key, since = self._incoming.popleft()
-            self._awaited[batch_id] = _Awaited(client, key, since)
+            self._awaited[batch_id] = _Awaited(client, key, since, since + self.first_check)
             while len(self._awaited) > self.max_pending:
                 self._awaited.popitem(last=False)
                 self._count("unresolved")
-        ids = list(self._awaited)
+        now = self._clock()
+        ids = [batch_id for batch_id, awaited in self._awaited.items() if awaited.due <= now]
         for start in range(0, len(ids), ASK_AT_ONCE):
             if self._stop.is_set():
                 return
@@ -119,8 +129,11 @@ class OutcomeWatcher:
                         del self._awaited[batch_id]
                         self._count("invalid")
                         self._on_invalid(awaited.client, awaited.key, batch_id)
+                    else:
+                        awaited.due = awaited.invalid_since + self.settle
                 else:
                     awaited.invalid_since = None
+                    awaited.due = now + self.recheck
                     if now - awaited.since > self.max_age:
                         del self._awaited[batch_id]
                         self._count("unresolved")

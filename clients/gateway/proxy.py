@@ -25,7 +25,9 @@ aiohttp level with it, and "The gateway" measures what this hop costs.
 """
 from __future__ import annotations
 
+import http
 import http.client
+import ipaddress
 import json
 import logging
 import math
@@ -60,7 +62,10 @@ LISTEN_BACKLOG = 128
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailer", "transfer-encoding", "upgrade", "proxy-connection", "content-length"))
 # Set by the gateway itself; a client's own are dropped unless it is a trusted proxy.
-FORWARDED = frozenset(("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"))
+FORWARDED = frozenset(("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-path", "forwarded"))
+# The request headers the gateway itself reads.
+WATCHED = frozenset(("content-length", "transfer-encoding", "x-forwarded-for", "x-forwarded-proto"))
+_REASONS = {status.value: status.phrase for status in http.HTTPStatus}
 ALERTS_PATH = "/_gateway/alerts"
 HEALTH_PATH = "/_gateway/health"
 METRICS_PATH = "/metrics"
@@ -77,7 +82,8 @@ def default_families() -> tuple[str, ...]:
 @dataclass
 class GatewayConfig:
     """How to run the gateway; `upstream` is the REST API's base URL,
-    `trusted_proxies` the addresses (e.g. nginx's) whose X-Forwarded-For is believed."""
+    `trusted_proxies` the proxies (e.g. nginx) whose X-Forwarded-* headers are
+    believed: addresses, networks (10.0.0.0/8) or host names (see `TrustedProxies`)."""
 
     upstream: str
     bind: tuple[str, int] = DEFAULT_BIND
@@ -86,6 +92,69 @@ class GatewayConfig:
     ca_cert: str | None = None  # for an https upstream
     tls: ssl.SSLContext | None = None  # serve HTTPS
     trusted_proxies: Sequence[str] = ()
+
+
+class TrustedProxies:
+    """Which peers are proxies whose X-Forwarded-For names the client.
+
+    Entries are addresses or networks (`ipaddress`), or host names, which are
+    resolved again every `RESOLVE_EVERY` seconds in a thread of their own: in
+    compose the proxy starts after the gateway (nginx needs the gateway's name
+    to resolve), and may come back with another address."""
+
+    RESOLVE_EVERY = 30.0  # seconds
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self.networks = []
+        self.names = []
+        for entry in entries:
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.names.append(entry)
+        self._resolved: frozenset[str] = frozenset()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.networks or self.names)
+
+    def __contains__(self, peer: str) -> bool:
+        if peer in self._resolved:
+            return True
+        if not self.networks:
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def resolve(self) -> None:
+        found = set()
+        for name in self.names:
+            try:
+                found.update(info[4][0] for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP))
+            except OSError as err:
+                LOGGER.debug("gateway: trusted proxy %s does not resolve (yet): %s", name, err)
+        self._resolved = frozenset(found)
+
+    def start(self) -> None:
+        if not self.names:
+            return
+        self.resolve()
+
+        def loop() -> None:
+            while not self._stop.wait(self.RESOLVE_EVERY):
+                self.resolve()
+
+        self._thread = threading.Thread(target=loop, name="gateway-trusted-proxies", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 class _Refused(Exception):
@@ -223,34 +292,42 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         gw = self.server.gateway
-        client = gw.client_of(self.client_address[0], self.headers)
+        # one pass over the headers (each `self.headers.get` is a scan of its own)
+        peer = self.client_address[0]
+        trusted = peer in gw.trusted
+        seen: dict[str, str] = {}
+        forward: dict[str, str] = {}
+        for name, value in self.headers.items():
+            lower = name.lower()
+            if lower in WATCHED:
+                seen[lower] = value
+            if lower not in HOP_BY_HOP and (trusted or lower not in FORWARDED):
+                forward[name] = value
+        client = gw.client_of(peer, seen.get("x-forwarded-for")) if trusted else peer
         try:
-            self._serve(gw, client)
+            self._serve(gw, client, seen, forward, trusted)
         except _Refused as refusal:
             self._error(refusal)
 
-    def _serve(self, gw: Gateway, client: str) -> None:
+    def _serve(self, gw: Gateway, client: str, seen: dict[str, str], headers: dict[str, str], trusted: bool) -> None:
         wait = gw.client_buckets.take(client)
         if wait:
             # a body left unread would be taken for the next request
-            self.close_connection = (self.headers.get("Content-Length") not in (None, "0")
-                                     or "Transfer-Encoding" in self.headers)
+            self.close_connection = seen.get("content-length") not in (None, "0") or "transfer-encoding" in seen
             raise gw.too_many("client", f"too many requests from {client}; retry in {math.ceil(wait)} s", wait)
         path = self.path.split("?", 1)[0]
         if path in (ALERTS_PATH, HEALTH_PATH, METRICS_PATH) and self.command in ("GET", "HEAD"):
             gw.metrics.requests.labels("own").inc()
             return self._own(gw, path)
-        body = self._read_body(gw)
+        body = self._read_body(gw, seen)
         batches = []
         if self.command == "POST" and path == "/batches":
             batches = gw.admit_batches(client, body)
-        trusted = self.client_address[0] in gw.trusted
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in HOP_BY_HOP and (trusted or k.lower() not in FORWARDED)}
-        forwarded = self.headers.get("X-Forwarded-For") if trusted else None
-        headers["X-Forwarded-For"] = f"{forwarded}, {self.client_address[0]}" if forwarded else client
-        if not trusted or not self.headers.get("X-Forwarded-Proto"):
-            headers["X-Forwarded-Proto"] = "https" if gw.config.tls is not None else "http"
+        peer = self.client_address[0]
+        forwarded = seen.get("x-forwarded-for") if trusted else None
+        headers["X-Forwarded-For"] = f"{forwarded}, {peer}" if forwarded else client
+        if not trusted or not seen.get("x-forwarded-proto"):
+            headers["X-Forwarded-Proto"] = gw.scheme
         started = time.perf_counter()
         try:
             status, answer_headers, data = gw.upstream.request(
@@ -261,16 +338,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Refused(502, "Bad Gateway", f"the REST API behind the gateway did not answer: "
                            f"{type(err).__name__}") from None
         gw.metrics.upstream_seconds.observe(time.perf_counter() - started)
-        gw.metrics.requests.labels("forwarded").inc()
+        gw.forwarded.inc()
         self._send(status, [(k, v) for k, v in answer_headers if k.lower() not in HOP_BY_HOP], data)
         if status == 202 and batches:
             gw.watch(batches, client)
 
-    def _read_body(self, gw: Gateway) -> bytes:
+    def _read_body(self, gw: Gateway, seen: dict[str, str]) -> bytes:
         limit = gw.config.limits.body
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+        if "chunked" in seen.get("transfer-encoding", "").lower():
             return self._read_chunked(gw, limit)
-        length = self.headers.get("Content-Length")
+        length = seen.get("content-length")
         if length is None:
             return b""
         try:
@@ -330,19 +407,21 @@ class _Handler(BaseHTTPRequestHandler):
                    json.dumps(doc).encode())
 
     def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+        """Status line, headers and body in one write (http.server's
+        send_response/send_header path costs more than the rest of a relay)."""
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}"]
+        lines += [f"{name}: {value}" for name, value in headers]
+        lines.append(f"Content-Length: {len(data)}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
         try:
-            self.send_response(status)
-            for name, value in headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+            self.wfile.write(head if self.command == "HEAD" else head + data)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug("%s %s %s %d", self.address_string(), self.command, self.path[:200], status)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (malformed request line, ...), as JSON."""
@@ -350,7 +429,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(_Refused(code, message or "Error", explain or message or "bad request"))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
-        LOGGER.debug("%s %s", self.address_string(), format % args)
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug("%s %s", self.address_string(), format % args)
 
 
 class Gateway:
@@ -371,7 +451,9 @@ class Gateway:
         self.watcher = OutcomeWatcher(
             config.upstream, self.detector.invalid_batch, ca_cert=config.ca_cert,
             count=lambda outcome: self.metrics.batches.labels(outcome).inc(), gauge=self.metrics.watched.set)
-        self.trusted = frozenset(config.trusted_proxies)
+        self.trusted = TrustedProxies(config.trusted_proxies)
+        self.scheme = "https" if config.tls is not None else "http"
+        self.forwarded = self.metrics.requests.labels("forwarded")
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.host, self.port = config.bind
@@ -382,14 +464,12 @@ class Gateway:
         return f"{'https' if self.config.tls is not None else 'http'}://{host}:{self.port}"
 
     # -- decisions --------------------------------------------------------------------
-    def client_of(self, peer: str, headers: Any) -> str:
-        """The client address: the peer's, or for a trusted proxy the last
-        address its X-Forwarded-For names."""
-        if peer in self.trusted:
-            forwarded = (headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
-            if forwarded:
-                return forwarded[:64]
-        return peer
+    @staticmethod
+    def client_of(proxy: str, forwarded_for: str | None) -> str:
+        """The client a trusted proxy speaks for: the last address of its
+        X-Forwarded-For (what that proxy saw), else the proxy itself."""
+        forwarded = (forwarded_for or "").split(",")[-1].strip()
+        return forwarded[:64] if forwarded else proxy
 
     def too_many(self, scope: str, message: str, wait: float) -> _Refused:
         self.metrics.rate_limited.labels(scope).inc()
@@ -443,6 +523,7 @@ class Gateway:
         self._server = _Server(self.config.bind, self)
         self.port = self._server.server_address[1]
         self.watcher.start()
+        self.trusted.start()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
                                         name=f"gateway:{self.port}", daemon=True)
         self._thread.start()
@@ -459,6 +540,7 @@ class Gateway:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.watcher.stop()
+        self.trusted.stop()
         self.upstream.close()
 
     def __enter__(self) -> Gateway:

@@ -31,7 +31,7 @@ def start(net, **limits) -> Gateway:
     config = GatewayConfig(upstream=net.api.url, bind=("127.0.0.1", 0),
                            limits=replace(Limits(), **limits), families=(FAMILY,))
     gateway = Gateway(config)
-    gateway.watcher.interval = 0.05  # learn outcomes quickly; the settle time stays the client library's
+    gateway.watcher.interval = gateway.watcher.first_check = 0.05  # learn outcomes quickly; the settle time stays
     gateway.start()
     return gateway
 
@@ -167,7 +167,7 @@ def test_the_watcher_reports_a_batch_only_once_it_stayed_invalid_for_the_settle_
     now = [0.0]
     heard = []
     watcher = OutcomeWatcher(net.api.url, lambda client, key, batch_id: heard.append(batch_id),
-                             settle=1.5, clock=lambda: now[0])
+                             settle=1.5, first_check=0.0, clock=lambda: now[0])
     try:
         signer = new_signer()
         bad, good = one(signer, b"invalid", key="b"), one(signer, b"ok", key="g")
@@ -185,3 +185,16 @@ def test_the_watcher_reports_a_batch_only_once_it_stayed_invalid_for_the_settle_
         assert heard == [bad.header_signature] and watcher.awaited == 0
     finally:
         watcher.stop()
+
+
+def test_x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(net):
+    forwarded_by = lambda address: {"X-Forwarded-For": f"203.0.113.9, {address}"}  # noqa: E731
+    for trusted, limited in (((), "127.0.0.1"), (("127.0.0.0/8",), "10.1.2.3"), (("localhost",), "10.1.2.3")):
+        config = GatewayConfig(upstream=net.api.url, bind=("127.0.0.1", 0), families=(FAMILY,),
+                               limits=replace(Limits(), client_rate=0.01, client_burst=1), trusted_proxies=trusted)
+        with Gateway(config) as gw:
+            assert raw(gw, "GET", "/blocks?limit=1", headers=forwarded_by("10.1.2.3"))[0] == 200
+            status, _, body = raw(gw, "GET", "/blocks?limit=1", headers=forwarded_by("10.1.2.3"))
+            assert status == 429 and f"from {limited};" in json.loads(body)["error"]["message"], trusted
+            other = raw(gw, "GET", "/blocks?limit=1", headers=forwarded_by("10.9.9.9"))[0]
+            assert other == (429 if not trusted else 200), trusted  # one bucket per client behind the proxy
