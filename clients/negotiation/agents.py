@@ -80,3 +80,12 @@ PAPER_AGENTS: tuple[Agent, ...] = (
     Agent("B2", 4, CONSUMER, 0.056, 3.0, -6.0, -1.0),
     Agent("B3", 9, CONSUMER, 0.05, 3.0, -8.0, -1.0),
 )
+
+# Li et al. 2022, the trades table (section 5.2): kW and USD/kW per (seller, buyer). Supply and
+# demand each total 19.39 kW; the report sets our trades beside these.
+PAPER_TRADES: dict[tuple[str, str], tuple[float, float]] = {
+    ("S1", "B1"): (1.75, 1.21), ("S1", "B2"): (1.50, 1.19), ("S1", "B3"): (2.00, 1.24),
+    ("S2", "B1"): (1.33, 2.74), ("S2", "B2"): (1.27, 2.72), ("S2", "B3"): (1.37, 2.74),
+    ("S3", "B1"): (1.75, 1.21), ("S3", "B2"): (1.50, 1.19), ("S3", "B3"): (2.00, 1.24),
+    ("S4", "B1"): (1.67, 2.66), ("S4", "B2"): (1.50, 1.24), ("S4", "B3"): (1.75, 2.65),
+}
