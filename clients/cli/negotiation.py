@@ -25,6 +25,8 @@ DEFAULT_OUT = Path("results")
 DEFAULT_KEY_BITS = 2048
 MIN_KEY_BITS, MAX_KEY_BITS = 256, 4096   # processors/negotiation/units.py: what the chain accepts
 RESULTS_FILE = "negotiation.json"
+SAMPLE_BITS = (1024, 2048)               # the report's section 5.5 table: every run also samples these
+SAMPLES = 10                             # operations of each kind per sampled key size
 
 
 def _terminated(signum, frame) -> None:
@@ -71,10 +73,9 @@ def _run(args: argparse.Namespace) -> int:
         run = _devnet(case, args.keysize, progress, out)
         mode = "devnet"
     doc = _document(case, run, mode)
+    report = _report(case, run, doc, out, [] if args.no_sample else list(SAMPLE_BITS))
     (out / RESULTS_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    report = _report(case, run, doc, out)
-    if report is not None:
-        doc["report"] = str(report)
+    doc["report"] = str(report)
     doc["folder"] = str(out)
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -87,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         t = doc["timings"]
         print(f"time: {t['total_s']:.1f} s in all; encryption {t['encrypt_s']:.1f} s, decryption "
               f"{t['decrypt_s']:.1f} s, proofs {t['prove_s']:.1f} s, chain {t['chain_s']:.1f} s")
-        print(f"report: {report if report is not None else out / RESULTS_FILE}")
+        print(f"report: {report}")
     return 0
 
 
@@ -134,25 +135,37 @@ def _document(case, run, mode: str) -> dict:
         "contracts": run.contracts,
         "timings": run.timings.as_dict(),
     }
+    from sawgrid.clients.negotiation.optimum import solve
     try:
-        from sawgrid.clients.negotiation.optimum import solve
         optimum = solve(case)
-        welfare = getattr(optimum, "welfare")
-        doc["optimum"] = {"welfare_usd": welfare,
-                          "gap_pct": abs(welfare - result.welfare) / abs(welfare) * 100 if welfare else 0.0}
-    except (ImportError, AttributeError) as err:  # the method's QP is another module's; report what is there
-        doc["optimum"] = None
-        doc["optimum_unavailable"] = str(err)
+    except RuntimeError as err:
+        raise SawgridError(f"the centralised optimum: {err}") from None
+    doc["optimum"] = {"welfare_usd": optimum.welfare,
+                      "gap_pct": abs(optimum.welfare - result.welfare) / abs(optimum.welfare) * 100
+                      if optimum.welfare else 0.0}
+    doc["_optimum"] = optimum
     return doc
 
 
-def _report(case, run, doc: dict, out: Path) -> Path | None:
-    """The method's report (clients/negotiation/report.py) with this run's timings, if it is there."""
-    try:
-        from sawgrid.clients.negotiation import report
-    except ImportError:
-        return None
-    return report.write_report(case, run.result, out, timings=run.timings.as_dict(), onchain=doc)
+def _report(case, run, doc: dict, out: Path, sample_bits: list[int]) -> Path:
+    """The method's report (clients/negotiation/report.py) with this run's timings and, for the
+    paper's section 5.5, a sample of each operation at the other key sizes."""
+    from sawgrid.clients.negotiation import report
+    from sawgrid.clients.negotiation.onchain import measure_crypto
+
+    t = run.timings
+    rows = [report.Timing(run.key_bits, op, count, seconds) for op, count, seconds in (
+        ("encrypt", t.encryptions, t.encrypt), ("decrypt", t.decryptions, t.decrypt), ("prove", t.proofs, t.prove))]
+    rows.append(report.Timing(run.key_bits, "chain (submit to commit, processor included)", t.transactions, t.chain))
+    doc["crypto_sample"] = {}
+    for bits in sample_bits:
+        if bits == run.key_bits:
+            continue
+        sample = measure_crypto(bits, SAMPLES)
+        doc["crypto_sample"][bits] = {op: {"count": c, "seconds": s} for op, (c, s) in sample.items()}
+        rows += [report.Timing(bits, f"{op} (sample)", c, s) for op, (c, s) in sample.items()]
+    files = report.write_report(out, case, run.result, doc.pop("_optimum"), rows)
+    return files.markdown
 
 
 def add_parsers(subparsers) -> None:
@@ -175,3 +188,5 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--fast", action="store_true", help="run the handlers in process (no devnet)")
     p.add_argument("--out", type=Path, help="results folder (default: results/negotiate-CASE-BITS[-fast])")
     p.add_argument("--max-iterations", type=int, metavar="N", help="stop after N iterations (default: the case's)")
+    p.add_argument("--no-sample", action="store_true",
+                   help="skip the report's sample of 1024- and 2048-bit operations (a few seconds)")

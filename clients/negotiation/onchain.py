@@ -353,3 +353,33 @@ class Negotiation:
 def run_onchain(case: Case, ledger: LedgerClient, operator: Signer, **options) -> OnchainRun:
     """The whole negotiation of `case` on `ledger` (see `Negotiation` for the options)."""
     return Negotiation(case, ledger, operator, **options).run()
+
+
+def measure_crypto(key_bits: int, samples: int = 10) -> dict[str, tuple[int, float]]:
+    """{operation: (count, seconds)} for `samples` encryptions, decryptions, proofs and the
+    processor's proof checks with a fresh `key_bits` key: the paper's section 5.5 comparison
+    at key sizes the run itself did not use."""
+    from sawgrid.processors.negotiation import zkp
+
+    keypair = neg.generate_keypair(key_bits)
+    n = keypair.n
+    found = {op: [0, 0.0] for op in ("encrypt", "decrypt", "prove", "verify")}
+    for i in range(samples):
+        value = (i + 1) * 123_457 * (-1) ** i
+        started = time.perf_counter()
+        c = neg.encrypt(keypair.public, value)
+        found["encrypt"][1] += time.perf_counter() - started
+        started = time.perf_counter()
+        neg.decrypt(keypair, c)
+        found["decrypt"][1] += time.perf_counter() - started
+        started = time.perf_counter()
+        proof = neg.prove(keypair, c, value, b"measure")
+        found["prove"][1] += time.perf_counter() - started
+        started = time.perf_counter()
+        reason = zkp.verify(n, c, u.encode(value, n), u.int_from_bytes(proof.a), u.int_from_bytes(proof.z), b"measure")
+        found["verify"][1] += time.perf_counter() - started
+        if reason is not None:
+            raise SawgridError(f"a {key_bits}-bit proof did not verify: {reason}")
+        for op in found:
+            found[op][0] += 1
+    return {op: (count, seconds) for op, (count, seconds) in found.items()}
