@@ -247,6 +247,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"reputation: {a['declined']} contract(s) declined; vs the baseline without reputation it kept "
                   f"{a['money_kept_eur']:.2f} EUR and {a['energy_kept_kwh']:.3f} kWh from being lost")
         print(f"report: {path}")
+        if (out / MIRROR_FILE).exists():   # full stack: the run's ledger mirror, for the web dashboard
+            print(f"dashboard: sawgrid dashboard --db sqlite:///{(out / MIRROR_FILE).resolve()}")
     return 0
 
 
