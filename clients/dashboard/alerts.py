@@ -1,11 +1,13 @@
 """Alerts: the dashboard's own (repeated failed sign-ins per client address)
 and the gateway's (`GET /_gateway/alerts`), in one format:
 
-    {"time": "2026-03-01T12:00:00Z", "kind": "failed_sign_in", "client": "10.0.0.7",
+    {"time": "2026-03-01T12:00:00Z", "kind": "failed-sign-ins", "client": "10.0.0.7",
      "key": "02ab..." | None, "detail": "5 failed sign-ins within 60 s"}
 
-This detector is the dashboard's (clients/gateway/ is another package of the
-same layer, which the dashboard must not import from sideways).
+This detector is the dashboard's own, written beside the gateway's IDS
+(clients/gateway/ids.py, `Detector`) with the same alert format and kind; it
+adds what a sign-in page needs: an address over the limit is refused (429
+with Retry-After) until its failures age out of the window.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Callable
 from sawgrid.clients.dashboard.config import (FAILED_SIGN_IN_LIMIT, FAILED_SIGN_IN_WINDOW, GATEWAY_TIMEOUT,
                                               MAX_ALERTS)
 
-FAILED_SIGN_IN = "failed_sign_in"
+FAILED_SIGN_IN = "failed-sign-ins"   # the kind the gateway's IDS uses too (clients/gateway/ids.py)
 ALERT_FIELDS = ("time", "kind", "client", "key", "detail")
 MAX_CLIENTS = 100_000     # client addresses tracked at once (the oldest are forgotten first)
 

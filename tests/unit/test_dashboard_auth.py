@@ -212,12 +212,12 @@ def test_repeated_failed_sign_ins_raise_an_alert_and_a_429(world, app):
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'sawgrid_dashboard_sign_in_failures_total{reason="signature"} 5.0' in metrics
-    assert 'sawgrid_dashboard_alerts_total{kind="failed_sign_in"} 1.0' in metrics
+    assert 'sawgrid_dashboard_alerts_total{kind="failed-sign-ins"} 1.0' in metrics
     operator = app.test_client()
     operator.environ_base["REMOTE_ADDR"] = "10.0.0.9"     # another address: not blocked
     assert sign_in(operator, world.operator).status_code == 303
     page = operator.get("/operator").get_data(as_text=True)
-    assert "failed_sign_in" in page and "127.0.0.1" in page and world.pk(world.alice)[:10] in page
+    assert "failed-sign-ins" in page and "127.0.0.1" in page and world.pk(world.alice)[:10] in page
 
 
 def _gateway(doc: dict | None):
