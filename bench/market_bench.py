@@ -2,6 +2,7 @@
 
     python bench/market_bench.py [--orders 2000] [--participants 8] [--clients 4]
                                  [--repeat 1000] [--books 10,100,1000] [--skip-devnet] [--json]
+                                 [--depths 10,100,1000,10000] [--rounds 3] [--only-depth | --skip-depth]
 
 (a) devnet — orders per second through a real devnet child process
     (`DevnetProcess`) with the market and kv processors, same run:
@@ -38,8 +39,21 @@
     The context calls counted are calls, not waits: against a validator the
     market handler awaits its set_state, first event and receipt data
     together (`processors.base.write_outcome`).
-    Each call reads and writes the whole Book record of its hour, so its cost
-    grows with the book.
+    An order reads and writes the head, the price levels and pages it trades
+    with (processors/market/book.py), so its cost does not grow with the book.
+
+(c) apply() against book depth, before and after, in one run: a BUY taking
+    exactly the head offer of a book of 10, 100, 1,000 and 10,000 resting
+    offers (`--depths`), at distinct prices (the level empties and the best
+    price moves on: the paged book's dearest case) and all at one price (the
+    level stays: how `sawgrid simulate`'s books look), timed in worker processes that alternate, `--rounds`
+    pairs: "before" imports `sawgrid` from `git archive LEGACY_COMMIT` (the
+    last commit with one Book record per hour) unpacked into a temporary
+    folder and put first on PYTHONPATH, "after" this tree. The old book is
+    written into state directly, as the old handler would have kept it (its
+    cap of 5,000 entries per side refused 10,000, and building it order by
+    order costs O(size^2)); the new one is built order by order. Each worker
+    also times the kv SET, and the figures are medians over the rounds.
 """
 from __future__ import annotations
 
@@ -303,7 +317,8 @@ def apply_run(sizes: list[int], repeat: int) -> dict:
     rows = []
     for size, book in books.items():
         state = book.ledger.state
-        book_bytes = len(state[next(a for a in state if a.startswith(MARKET.prefix("07")))])
+        book_bytes = max(len(v) for a, v in state.items()  # the largest record an order rewrites
+                         if a.startswith((MARKET.prefix("07"), MARKET.prefix("0c"))))
         buy_us, sell_us = buys[size].median_us, sells[size].median_us
         rows.append({
             "resting_offers": size,
@@ -318,6 +333,111 @@ def apply_run(sizes: list[int], repeat: int) -> dict:
                               "sell_resting": sells[sizes[0]].calls}}
 
 
+# ---------------------------------------------------------------- (c) apply() against book depth, before and after
+
+LEGACY_COMMIT = "b61f9d6"   # the last commit with one Book record per hour (before processors/market/book.py)
+DEPTHS = "10,100,1000,10000"
+
+
+def depth_case(handler, size: int, direct: bool, one_price: bool = False) -> tuple[Case, int]:
+    """A BUY taking exactly the head offer of a book with `size` resting offers
+    (10 sellers) at distinct prices (the head's level empties, the best price
+    moves on), or with `one_price` all at one price (the level stays: what
+    `sawgrid simulate`'s books look like). `direct`: the old layout's Book record is
+    written into state as the old handler would have kept it (its
+    MAX_BOOK_ORDERS = 5,000 refused a 10,000-entry side, and building a big
+    book order by order costs O(size²) there); otherwise the offers are
+    placed one by one. Returns the case and the largest book record's bytes."""
+    from sawgrid.processors.market.addresses import book_address
+    from sawgrid.processors.reputation import eligibility
+    from sawgrid.processors.reputation.settings import DEFAULTS
+
+    market = Book(handler, 0)
+    if direct:
+        score = eligibility.score_of(None, DEFAULTS)
+        offers = [pb.Order(id=f"{DAY}/0/{i + 1}", owner=market.sellers[i % len(market.sellers)], side=pb.SELL,
+                           price=SELL_PRICE + (0 if one_price else i), energy=ENERGY, remaining=ENERGY, seq=i + 1,
+                           owner_score=score)
+                  for i in range(size)]
+        book = pb.Book(day=DAY, hour=0, next_seq=size + 1, offers=offers)
+        market.ledger.state[book_address(DAY, 0)] = book.SerializeToString(deterministic=True)
+    else:
+        for i in range(size):
+            market.must(payload("place_order", side=pb.SELL, day=DAY, hour=0, energy=ENERGY,
+                                price=SELL_PRICE + (0 if one_price else i)), market.sellers[i % len(market.sellers)])
+    largest = max(len(v) for a, v in market.ledger.state.items()
+                  if a.startswith((MARKET.prefix("07"), MARKET.prefix("0c"))))
+    return Case(handler, market.buy_matching_one(), market.ledger.state), largest
+
+
+def depth_worker(sizes: list[int], repeat: int, direct: bool) -> dict:
+    """One side of (c), in whatever `sawgrid` this process imports."""
+    import sawgrid.processors.market.handler as module
+    kv_body = KvPayload(action=KvPayload.SET, key="bench", value=b"v").SerializeToString()
+    kv = Case(KvHandler(), unsigned_transaction(KV.name, "1.0", kv_body, [kv_address("bench")],
+                                                [kv_address("bench")], key("kv")), {})
+    handler = MarketHandler()
+    cases = {size: depth_case(handler, size, direct) for size in sizes}
+    level = {size: depth_case(handler, size, direct, one_price=True)[0] for size in sizes}
+    time_cases([kv, *(c for c, _ in cases.values()), *level.values()], repeat)
+    return {"handler": module.__file__, "kv_set_us": kv.median_us,
+            "depths": {str(size): {"buy_us": case.median_us, "buy_one_price_us": level[size].median_us,
+                                   "largest_record_bytes": largest}
+                       for size, (case, largest) in cases.items()}}
+
+
+def legacy_tree(commit: str, into: Path) -> Path:
+    """`git archive` of `commit` unpacked as `into/sawgrid`: put `into` first
+    on PYTHONPATH and `import sawgrid` is that commit's code (read only; the
+    working tree and the repository are not touched)."""
+    root = Path(__file__).resolve().parent.parent
+    target = into / "sawgrid"
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", commit], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return into
+
+
+def depth_run(sizes: list[int], repeat: int, rounds: int, legacy: str, progress: bool) -> dict:
+    """Before (the legacy commit) and after (this tree), in one run: `rounds`
+    alternating pairs of worker processes, each timing every depth."""
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    with tempfile.TemporaryDirectory(prefix="sawgrid-legacy-") as tmp:
+        legacy_path = legacy_tree(legacy, Path(tmp))
+        for r in range(rounds):
+            for name in ("before", "after"):
+                env = dict(os.environ)
+                argv = [sys.executable, __file__, "--depth-worker", ",".join(map(str, sizes)),
+                        "--repeat", str(repeat)]
+                if name == "before":
+                    env["PYTHONPATH"] = str(legacy_path) + os.pathsep + env.get("PYTHONPATH", "")
+                    argv.append("--direct")
+                out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
+                runs[name].append(json.loads(out))
+                if progress:
+                    print(f"  round {r + 1}/{rounds}: {name} measured", file=sys.stderr)
+    rows = []
+    for size in sizes:
+        row = {"resting_offers": size}
+        for name in ("before", "after"):
+            us = [run["depths"][str(size)]["buy_us"] for run in runs[name]]
+            one = [run["depths"][str(size)]["buy_one_price_us"] for run in runs[name]]
+            kv = [run["kv_set_us"] for run in runs[name]]
+            row[f"{name}_us"] = round(statistics.median(us), 1)
+            row[f"{name}_us_range"] = [round(min(us), 1), round(max(us), 1)]
+            row[f"{name}_to_kv"] = round(statistics.median(u / k for u, k in zip(us, kv)), 1)
+            row[f"{name}_one_price_us"] = round(statistics.median(one), 1)
+            row[f"{name}_one_price_us_range"] = [round(min(one), 1), round(max(one), 1)]
+            row[f"{name}_largest_record_bytes"] = runs[name][0]["depths"][str(size)]["largest_record_bytes"]
+        rows.append(row)
+    first, first_one = rows[0]["after_us"], rows[0]["after_one_price_us"]
+    for row in rows:  # the curve's flatness: each depth against the shallowest, after
+        row["after_vs_shallowest"] = round(row["after_us"] / first, 2)
+        row["after_one_price_vs_shallowest"] = round(row["after_one_price_us"] / first_one, 2)
+    return {"legacy_commit": legacy, "rounds": rounds, "repeat": repeat, "rows": rows,
+            "handlers": {name: runs[name][0]["handler"] for name in runs}}
+
+
 # ---------------------------------------------------------------- main
 
 def main() -> int:
@@ -326,20 +446,36 @@ def main() -> int:
     parser.add_argument("--participants", type=int, default=8)
     parser.add_argument("--clients", type=int, default=4, help="concurrent POSTing threads")
     parser.add_argument("--repeat", type=int, default=1000, help="apply() calls per measurement")
-    parser.add_argument("--books", default="10,100,1000", help="resting offers in the book, comma-separated")
+    parser.add_argument("--books", default="10,100,1000", help="(b) resting offers in the book, comma-separated")
     parser.add_argument("--skip-devnet", action="store_true", help="only the in-process apply() measurements")
     parser.add_argument("--skip-apply", action="store_true", help="only the devnet measurements")
+    parser.add_argument("--depths", default=DEPTHS,
+                        help=f"(c) resting offers for the before/after depth curve (default {DEPTHS})")
+    parser.add_argument("--rounds", type=int, default=3, help="(c) alternating before/after pairs")
+    parser.add_argument("--legacy", default=LEGACY_COMMIT, help="(c) the commit measured as 'before'")
+    parser.add_argument("--skip-depth", action="store_true", help="skip (c), the before/after depth curve")
+    parser.add_argument("--only-depth", action="store_true", help="only (c)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--depth-worker", metavar="SIZES", help=argparse.SUPPRESS)
+    parser.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_processors(args.serve)
         return 0
+    if args.depth_worker:
+        print(json.dumps(depth_worker([int(s) for s in args.depth_worker.split(",")], args.repeat, args.direct)))
+        return 0
+    if args.only_depth:
+        args.skip_apply = args.skip_devnet = True
     if args.participants < 2:
         parser.error("--participants must be at least 2 (nobody trades with themselves)")
     result: dict = {"cpus": os.cpu_count()}
     if not args.skip_apply:
         result["apply"] = apply_run([int(s) for s in args.books.split(",")], args.repeat)
+    if not args.skip_depth:
+        result["depth"] = depth_run([int(s) for s in args.depths.split(",")], args.repeat, args.rounds,
+                                    args.legacy, progress=not args.json)
     if not args.skip_devnet:
         result["devnet"] = devnet_run(args.orders, args.participants, args.clients, progress=not args.json)
     if args.json:
@@ -356,6 +492,17 @@ def main() -> int:
         c = a["context_calls"]
         print(f"context calls (validator round trips) per apply: kv SET {c['kv_set']}, "
               f"BUY matching one {c['buy_matching_one']}, SELL resting {c['sell_resting']}")
+    if "depth" in result:
+        d = result["depth"]
+        print(f"(c) BUY matching one offer vs book depth, before ({d['legacy_commit']}) and after, "
+              f"median of {d['rounds']} rounds x {d['repeat']} calls")
+        print(f"{'resting offers':>14} {'before':>22} {'after':>22} {'after / shallowest':>18}"
+              f" {'one price: before':>18} {'after':>10} {'/ shallowest':>12}")
+        for row in d["rows"]:
+            print(f"{row['resting_offers']:>14} {row['before_us']:>10} µs ({row['before_to_kv']:>5}x kv) "
+                  f"{row['after_us']:>10} µs ({row['after_to_kv']:>5}x kv) {row['after_vs_shallowest']:>18}"
+                  f" {row['before_one_price_us']:>15} µs {row['after_one_price_us']:>7} µs"
+                  f" {row['after_one_price_vs_shallowest']:>12}")
     if "devnet" in result:
         d = result["devnet"]
         print(f"devnet ({d['processors']}), {args.clients} clients, one transaction per batch:")
