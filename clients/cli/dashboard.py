@@ -7,6 +7,7 @@ import ipaddress
 import json
 import logging
 import signal
+import socket
 import ssl
 import threading
 import urllib.error
@@ -16,11 +17,11 @@ from urllib.parse import urlencode, urlsplit
 
 from sawgrid.clients.cli.support import command, host_port, key_name
 from sawgrid.clients.sdk.errors import SawgridError
+from sawgrid.clients.sdk.tls import CA_ENV
 
 DEFAULT_BIND = "127.0.0.1:8080"
 DEFAULT_DB = "sqlite:///sawgrid-mirror.db"
 LOGIN_TIMEOUT = 10.0
-CA_ENV = "SAWGRID_CA_CERT"
 LOG = logging.getLogger("sawgrid.dashboard")
 
 
@@ -58,8 +59,8 @@ def add_parsers(subparsers) -> None:
         "Fetch a one-time challenge from the dashboard, sign it here with your Sawtooth key (the "
         "private key never leaves this machine) and print a sign-in link, or open it in the "
         "browser with --open. The link works once and expires with the challenge (2 minutes). "
-        f"An HTTPS dashboard's certificate is verified against ${CA_ENV} (a development "
-        "certificate: point it at that certificate file), else the system's CAs.",
+        f"An HTTPS dashboard's certificate is verified against --ca-cert, else ${CA_ENV}, else "
+        "the system's CAs (a development certificate is its own CA: pass its cert.pem).",
         "sawgrid login --dashboard http://127.0.0.1:8080 --key alice --open",
         uses_key=True,
     )
@@ -90,14 +91,12 @@ def _check_url(text: str, option: str) -> str:
 
 
 def _server_tls(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    from sawgrid.clients.sdk.tls import TlsError, server_context
+
     try:
-        context.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as err:
-        raise SawgridError(f"--tls-cert/--tls-key: cannot load {cert} and {key}: "
-                           f"{getattr(err, 'strerror', None) or err}") from None
-    return context
+        return server_context(cert, key)
+    except TlsError as err:
+        raise SawgridError(f"--tls-cert/--tls-key: {err}") from None
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -129,10 +128,11 @@ def _dashboard(args: argparse.Namespace) -> int:
                              tls=tls is not None or args.behind_proxy, session_minutes=args.session_minutes,
                              behind_proxy=args.behind_proxy)
     app = create_app(config, engine=engine)
-    try:
-        server = make_server(host, port, app, threaded=True, ssl_context=tls)
+    try:  # our own socket: werkzeug would print its own message and exit on a busy port
+        listener = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as err:
         raise SawgridError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    server = make_server(host, listener.getsockname()[1], app, threaded=True, ssl_context=tls, fd=listener.fileno())
     logging.getLogger("werkzeug").setLevel(logging.WARNING)   # no line per request
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -140,28 +140,28 @@ def _dashboard(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=server.serve_forever, name="dashboard", daemon=True)
     thread.start()
     scheme = "https" if tls else "http"
-    LOG.info("dashboard on %s://%s:%d (mirror %s, REST %s)", scheme, host, server.server_port,
+    LOG.info("dashboard on %s://%s:%d (mirror %s, REST %s)", scheme, host, listener.getsockname()[1],
              engine.url.render_as_string(hide_password=True), rest_url)
     try:
         stop.wait()
     finally:
         server.shutdown()
         thread.join(timeout=5)
+        listener.close()
         engine.dispose()
     LOG.info("dashboard stopped")
     return 0
 
 
 def _client_tls(ca_cert: str | None) -> ssl.SSLContext:
-    """Verifying, always: against `ca_cert` (the global --ca-cert where the
-    CLI has it), else ${CA_ENV}, else the system's CAs."""
-    import os
+    """Verifying, always (clients/sdk/tls.py): against `ca_cert` (the global
+    --ca-cert), else ${CA_ENV}, else the system's CAs."""
+    from sawgrid.clients.sdk.tls import TlsError, client_context
 
-    cafile = ca_cert or os.environ.get(CA_ENV) or None
     try:
-        return ssl.create_default_context(cafile=cafile)
-    except (OSError, ssl.SSLError) as err:
-        raise SawgridError(f"cannot load the CA file {cafile}: {getattr(err, 'strerror', None) or err}") from None
+        return client_context(ca_cert)
+    except TlsError as err:
+        raise SawgridError(str(err)) from None
 
 
 def _login(args: argparse.Namespace) -> int:
@@ -178,13 +178,13 @@ def _login(args: argparse.Namespace) -> int:
     except urllib.error.HTTPError as err:
         raise SawgridError(f"the dashboard at {base} answered {err.code} {err.reason}") from None
     except ssl.SSLError as err:
-        raise SawgridError(f"TLS with {base} failed ({err.reason}); for a development certificate set "
-                           f"${CA_ENV} to it") from None
+        raise SawgridError(f"TLS with {base} failed ({err.reason}); for a development certificate pass "
+                           f"--ca-cert FILE (or set ${CA_ENV})") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         if isinstance(reason, ssl.SSLError):
             raise SawgridError(f"TLS with {base} failed ({reason.reason}); for a development certificate "
-                               f"set ${CA_ENV} to it") from None
+                               f"pass --ca-cert FILE (or set ${CA_ENV})") from None
         raise SawgridError(f"cannot reach the dashboard at {base}: {reason}") from None
     except ValueError:
         raise SawgridError(f"{base} is not a Sawgrid dashboard (no challenge in its answer)") from None

@@ -267,9 +267,120 @@ def test_dashboard_in_a_browser(settled_market, browser, tmp_path):
         declined = browser.find_element(By.ID, "declined").text
         assert any(c.stage == pb.DECLINED and c.id in declined for c in chain_contracts(mk.rest).values())
         assert "gateway unreachable" in browser.find_element(By.ID, "gateway-alerts").text
-        assert "failed_sign_in" not in browser.find_element(By.ID, "own-alerts").text   # two failures: no alert
+        assert "failed-sign-ins" not in browser.find_element(By.ID, "own-alerts").text   # two failures: no alert
         _screenshot(browser, tmp_path, "operator")
     finally:
         assert dashboard.stop() == 0
     log = (tmp_path / "dashboard.log").read_text()
     assert "Traceback" not in log and "dashboard stopped" in log
+
+
+# --------------------------------------------------------------------------- HTTPS and the command line
+@pytest.fixture
+def empty_mirror(tmp_path) -> str:
+    from sawgrid.clients.sync.database import open_database
+
+    url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
+    open_database(url).engine.dispose()
+    return url
+
+
+def test_dashboard_serves_https_and_login_verifies_it(empty_mirror, tmp_path):
+    import ssl
+    import urllib.request
+
+    from sawgrid.clients.sdk.tls import CA_ENV, client_context, write_self_signed
+
+    cert, key = write_self_signed(tmp_path / "tls")
+    keys.generate("alice", tmp_path / "keys")
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sawgrid.clients.cli", "--url", f"http://127.0.0.1:{free_port()}",
+                                 "dashboard", "--db", empty_mirror, "--bind", f"127.0.0.1:{port}",
+                                 "--tls-cert", str(cert), "--tls-key", str(key)],
+                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent())
+    try:
+        deadline = time.monotonic() + WAIT
+        while "dashboard on https://" not in log.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        url = f"https://127.0.0.1:{port}"
+        with urllib.request.urlopen(url + "/login", context=client_context(cert), timeout=10) as answer:
+            cookie = answer.headers["Set-Cookie"]
+            assert answer.status == 200 and answer.headers["Strict-Transport-Security"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        with pytest.raises(urllib.error.URLError):     # not trusted without the certificate
+            urllib.request.urlopen(url + "/login", context=ssl.create_default_context(), timeout=10)
+        base = ("--key-dir", str(tmp_path / "keys"), "--json", "login", "--dashboard", url, "--key", "alice")
+        unverified = subprocess.run([sys.executable, "-m", "sawgrid.clients.cli", *base], capture_output=True,
+                                    text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != CA_ENV})
+        assert unverified.returncode == 1 and unverified.stderr.startswith("sawgrid: error: TLS with")
+        assert unverified.stderr.count("\n") == 1
+        trusted = subprocess.run([sys.executable, "-m", "sawgrid.clients.cli", *base], capture_output=True, text=True,
+                                 timeout=60, env={**os.environ, CA_ENV: str(cert)})
+        assert trusted.returncode == 0, trusted.stderr
+        assert json.loads(trusted.stdout)["link"].startswith(url + "/login/link?challenge=sawgrid-dashboard-login%3A")
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["dashboard", "--bind", "0.0.0.0:8080"], "plain HTTP is for loopback addresses only"),
+    (["dashboard", "--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
+    (["dashboard", "--tls-cert", "{tmp}/none.pem", "--tls-key", "{tmp}/none.pem"], "--tls-cert/--tls-key:"),
+    (["dashboard", "--db", "sqlite:///{tmp}/none.sqlite"], "--db: no mirror at"),
+    (["dashboard", "--db", "{mirror}", "--gateway", "ftp://x"], "--gateway: expected http://HOST:PORT"),
+    (["dashboard", "--db", "{mirror}", "--bind", "127.0.0.1:{busy}"], "cannot listen on 127.0.0.1:"),
+    (["login", "--dashboard", "http://127.0.0.1:{closed}", "--key", "alice"], "cannot reach the dashboard at"),
+    (["login", "--dashboard", "localhost", "--key", "alice"], "--dashboard: expected http://HOST:PORT"),
+    (["login", "--dashboard", "http://127.0.0.1:1", "--key", "nobody"], "no private key"),
+])
+def test_bad_input_is_one_line(args, message, empty_mirror, tmp_path):
+    import socket
+
+    keys.generate("alice", tmp_path / "keys")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        args = [a.replace("{tmp}", str(tmp_path)).replace("{mirror}", empty_mirror)
+                .replace("{busy}", str(busy.getsockname()[1])).replace("{closed}", str(free_port())) for a in args]
+        out = _cli("--key-dir", str(tmp_path / "keys"), *args)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert out.stderr.startswith("sawgrid: error: ") and out.stderr.count("\n") == 1, out.stderr
+    assert message in out.stderr
+
+
+def test_login_refuses_to_sign_what_is_not_a_challenge(tmp_path):
+    """A server that asks `sawgrid login` to sign anything else (a transaction
+    header, say) gets no signature."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = json.dumps({"challenge": "0a42" + "00" * 60, "expires_in": 120}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    keys.generate("alice", tmp_path / "keys")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = _cli("--key-dir", str(tmp_path / "keys"), "login", "--dashboard",
+                   f"http://127.0.0.1:{server.server_port}", "--key", "alice")
+    finally:
+        server.shutdown()
+    assert out.returncode == 1 and "not a sign-in challenge; nothing was signed" in out.stderr, out.stderr
+
+
+def test_help_has_an_example():
+    for name in ("dashboard", "login"):
+        out = _cli(name, "--help")
+        assert out.returncode == 0 and "example:" in out.stdout and f"sawgrid {name} " in out.stdout
