@@ -56,6 +56,8 @@ def _enroll(args: argparse.Namespace) -> int:
     while record.status == epb.PENDING and time.monotonic() < deadline:
         time.sleep(WAIT_POLL)
         record = reader.request(key)
+    if record.status == epb.DECLINED:
+        raise SawgridError(f"your join request was declined: {record.reason}")
     doc = enrollment.request_json(record)
 
     def text() -> str:
@@ -66,12 +68,9 @@ def _enroll(args: argparse.Namespace) -> int:
         elif record.status == epb.APPROVED:
             lines.append("status: APPROVED - you are an approved participant; your certificate: "
                          f"sawgrid certificate show {key[:16]}...")
-        else:
-            lines.append(f"status: DECLINED - {record.reason}")
         return "\n".join(lines)
 
-    s.emit(doc, text)
-    return 0 if record.status != epb.DECLINED else 1
+    return s.emit(doc, text)
 
 
 # --------------------------------------------------------------------------
@@ -247,7 +246,7 @@ def add_parsers(subparsers) -> None:
                    "well-formed evidence)")
     p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="poll interval (default 1)")
     p.add_argument("--margin", type=float, default=2.0, metavar="SECONDS",
-                   help="do not propose in the last SECONDS of a slot (default 2)")
+                   help="do not propose in the last SECONDS of a slot, nor in the first half of that (default 2)")
     with_global_options(commands)
 
     command(subparsers, "verifiers", _verifiers, "show the verifier set, the current leader and the next slots",

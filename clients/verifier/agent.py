@@ -19,8 +19,8 @@ Each step reads committed state and:
 
 It logs one line per decision. The slot is estimated from `clock()` (the
 publishing validator stamps BlockInfo with its own clock, so chain time is
-about the wall clock at inclusion); it proposes only while more than
-`margin` seconds of the slot remain.
+about the wall clock at inclusion); it proposes only from `margin / 2`
+seconds into its slot and while more than `margin` seconds of it remain.
 """
 from __future__ import annotations
 
@@ -146,9 +146,9 @@ class Verifier:
         slot = slot_at(now, vs.t0, vs.slot_seconds)
         if slot is None or leader(vs.members, slot) != self.key or self.journal.has_proposed(vs.set_id, slot):
             return
-        _, end = slot_window(slot, vs.t0, vs.slot_seconds)
-        if end - now <= self.margin or self.reader.block(slot) is not None:
-            return
+        start, end = slot_window(slot, vs.t0, vs.slot_seconds)
+        if now - start < self.margin / 2 or end - now <= self.margin or self.reader.block(slot) is not None:
+            return  # too close to the slot's edges for the block's chain time to fall inside it
         ready = [r for r in pending if [e.recipient for e in r.request.envelopes] == list(vs.members)
                  and not self._held_by_open_block(r, vs)]
         if not ready:

@@ -6,7 +6,8 @@ in this process: what a simulation or a test needs, against any LedgerClient.
 
 `applicants` are (signer, evidence, volunteer) triples; each request is
 submitted (registering the key in the market under its pseudonym first),
-then the verifiers step in turn and `advance()` moves time on (an
+then the verifiers step in turn (an applicant that volunteered and is drawn
+into the set gets an agent of its own) and `advance()` moves time on (an
 `InProcessClient`'s clock by a second, or a short sleep against devnet)
 until every request is decided. `slots` counts the distinct (set, slot)
 pairs the run went through from the first request to the last decision;
@@ -67,6 +68,19 @@ def bootstrap(ledger: LedgerClient, operator: Signer, first: Sequence[Signer], n
     return root
 
 
+def _with_new_members(ledger: LedgerClient, verifiers: list[Verifier], vs: epb.VerifierSet,
+                      applicants: dict, clock: Callable[[], float]) -> list[Verifier]:
+    """`verifiers`, plus an agent for each applicant of this run drawn into the
+    set (a member without an agent would never lead nor countersign)."""
+    have = {v.key for v in verifiers}
+    margin = verifiers[0].margin if verifiers else 0.0
+    for key in vs.members:
+        if key not in have and key in applicants:
+            verifiers.append(Verifier(ledger, applicants[key][0], clock=clock, margin=margin))
+            have.add(key)
+    return verifiers
+
+
 def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollment.Evidence, bool]],
                verifiers: Sequence[Verifier], advance: Callable[[], None], clock: Callable[[], float],
                max_steps: int = 10_000) -> EnrollmentRun:
@@ -82,6 +96,7 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
     submitted: set[str] = set()
     seen_slots: set[tuple[int, int]] = set()
     seen_sets: set[int] = set()
+    verifiers = list(verifiers)
     for _ in range(max_steps):
         for key, (signer, evidence, volunteer) in waiting.items():
             if key in submitted:
@@ -96,7 +111,8 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
         if slot is not None:
             seen_slots.add((vs.set_id, slot))
             seen_sets.add(vs.set_id)
-        for verifier in verifiers:
+        agents = _with_new_members(ledger, verifiers, vs, waiting, clock)
+        for verifier in agents:
             verifier.step()
         records = {k: reader.request(k) for k in waiting}
         if all(r is not None and r.status in (epb.APPROVED, epb.DECLINED) for r in records.values()):
