@@ -26,6 +26,7 @@ experiment's harness, not a trust boundary.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -125,12 +126,14 @@ class Negotiation:
         self.ledger = ledger
         self.operator = operator
         self.key_bits = key_bits
-        self.session_id = session_id or f"{case.name.lower()}-{int(time.time() * 1000)}"[:u.MAX_SESSION_LENGTH]
+        name = re.sub(r"[^a-z0-9_-]+", "-", case.name.lower())[:40] or "case"
+        self.session_id = session_id or f"{name}-{int(time.time() * 1000)}"
         self.day, self.hour = day_hour or delivery_hour()
         self.progress = progress
         self.timings = Timings()
         self.line_manager = keys.signer_for(keys.new_private_key())
-        self.parties = [_Party(agent, keys.signer_for(keys.new_private_key()), i) for i, agent in enumerate(case.agents)]
+        self.parties = [_Party(agent, keys.signer_for(keys.new_private_key()), i)
+                        for i, agent in enumerate(case.agents)]
         self.by_name = {p.agent.name: p for p in self.parties}
         self.pairs = [pair_key(p.agent, c.agent) for p in self.parties if p.agent.is_producer
                       for c in self.parties if not c.agent.is_producer]

@@ -276,7 +276,8 @@ class NegotiationHandler(SawgridHandler):
 
 
 def quantity_context(session: str, iteration: int, index: int) -> bytes:
-    """What the line manager's proof of a final quantity is bound to (index 2j: pair j's owner side, 2j + 1: its peer's)."""
+    """What the line manager's proof of a final quantity is bound to (index 2j: pair j's
+    owner side, 2j + 1: its peer's)."""
     return f"{session}/{iteration}/q{index}".encode()
 
 
