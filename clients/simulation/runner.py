@@ -1,8 +1,12 @@
 """The paper's one-week experiment through the platform (Section 5.2).
 
-Each simulated day, every participant's meter client trades each hour:
+Each simulated day, every participant's meter agent trades each hour:
 sellers offer their surplus, then buyers order what their scenario says,
-then the operator closes the hour. Grid fallback makes every order fill:
+then the operator closes the hour. The agents are the meter's own
+(`clients.meter.household.Household`, one per participant and scenario, its
+data an `ArraySource` over the dataset's rows): the same day plans, payloads,
+readings and attestations as `sawgrid meter`, driven in process in this fixed
+order, which is the order `sawgrid meter --turn` takes at the day-ahead gate. Grid fallback makes every order fill:
 P2P first, the system operator at the grid price for the rest. Offers ask
 the grid's buying price, so nothing is left unsold; orders accept up to the
 grid's selling price. After each day from the second on, the PAR engine
@@ -46,6 +50,8 @@ from typing import Callable
 import numpy as np
 from sawtooth_signing import Signer
 
+from sawgrid.clients.meter.household import Household
+from sawgrid.clients.meter.sources import ArraySource
 from sawgrid.clients.sdk import archive, keys, market, reputation
 from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.simulation.data import Dataset
@@ -55,9 +61,7 @@ from sawgrid.clients.simulation import statistics as stats_
 from sawgrid.clients.simulation.progress import Progress
 from sawgrid.clients.simulation.replay import ReplayClock
 from sawgrid.clients.simulation.results import WITH, WITHOUT, ScenarioResult, SimulationResult
-from sawgrid.clients.simulation.scenarios import (
-    check_same_daily_energy, purchases_with_recommendation, shortfall, surplus,
-)
+from sawgrid.clients.simulation.scenarios import check_same_daily_energy, shortfall, surplus
 from sawgrid.protos.envelopes import make_batch
 from sawgrid.par_engine import metrics
 from sawgrid.par_engine.engine import Engine, EngineConfig
@@ -208,6 +212,17 @@ class Simulation:
                     self.index[pk] = i
                     if self.roles.role(i) != settlement.HONEST:
                         self.role_of[pk] = self.roles.role(i)
+        # each identity's meter agent, per (run, scenario): its data start on the scenario's first chain day
+        self.households: dict[tuple[int, int], list[Household]] = {}
+        self.household_of: dict[str, Household] = {}
+        for (run, scenario), signers in self.populations.items():
+            first = self.chain_day(scenario, 0, run)
+            homes = [Household(s.get_public_key().as_hex(),
+                               ArraySource(dataset.participants[i].name, dataset.consumption[i],
+                                           dataset.production[i], first), config.spread_limit_wh)
+                     for i, s in enumerate(signers)]
+            self.households[(run, scenario)] = homes
+            self.household_of.update((h.public_key, h) for h in homes)
         self.tracks: dict[tuple[int, int], _Track] = {}
         self.settings = settlement.experiment_settings()
         self.scores: dict[str, rpb.Score] = {}
@@ -293,16 +308,13 @@ class Simulation:
         self._read_scores(wanted)
 
     # -- trading ----------------------------------------------------------------------
-    def purchases(self, scenario: int, d: int, need: np.ndarray, run: int = REPUTATION_RUN) -> np.ndarray:
-        """(n, 24) what each participant orders on day d of the scenario."""
-        if scenario == 0 or d < self.config.first_recommended_day_index:
-            return need
-        out = np.empty_like(need)
-        for i, pk in enumerate(self._keys(run, scenario)):
-            rec = self.reader.recommendation(self.chain_day(scenario, d, run), pk)
-            out[i] = purchases_with_recommendation(need[i], list(rec.schedule) if rec else None,
-                                                   self.config.spread_limit_wh)
-        return out
+    def plans(self, scenario: int, d: int, run: int = REPUTATION_RUN) -> list:
+        """Each participant's meter agent's plan for day d of the scenario (rules.DayPlan):
+        "with" follows the recommendations from the first recommended day on."""
+        day = self.chain_day(scenario, d, run)
+        follow = scenario == 1 and d >= self.config.first_recommended_day_index
+        return [home.plan(day, home.recommendation(self.reader, day) if follow else None, follow=follow)
+                for home in self.households[(run, scenario)]]
 
     def run_scenario(self, scenario: int, bar: Progress | None = None, run: int = REPUTATION_RUN) -> None:
         """Trade (and settle) every hour of every day of `scenario` (0 without,
@@ -315,22 +327,25 @@ class Simulation:
             {}, {}, np.zeros((len(keys), self.data.days() * HOURS_PER_DAY), dtype=np.int64)))
         if c.settlement and (run, scenario) != (REPUTATION_RUN, 0):
             self._enter(run, scenario)
+        grid_buy = [c.grid_buy_ueur_per_kwh] * HOURS_PER_DAY     # the prices setup() put on chain
+        grid_sell = [c.grid_sell_ueur_per_kwh] * HOURS_PER_DAY
         for d in range(self.data.days()):
             day = self.chain_day(scenario, d, run)
-            consumption, production = self.data.day(d)
-            sells = surplus(consumption, production)
-            buys = self.purchases(scenario, d, shortfall(consumption, production), run)
+            plans = self.plans(scenario, d, run)
+            homes = self.households[(run, scenario)]
             penalties = self.reader.penalties(day) if c.settlement else None
             for h in range(HOURS_PER_DAY):
                 if self.clock is not None:
                     self.clock.set(day * DAY_SECONDS + h * HOUR_SECONDS)
-                batches = [self.sender.batch(s, [market.place_order(pb.SELL, day, h, int(sells[i, h]), c.grid_buy_ueur_per_kwh, True)])
-                           for i, s in enumerate(signers) if sells[i, h] > 0 and self._may_trade(track, keys[i], day, h)]
+                batches = [self.sender.batch(s, offers) for i, s in enumerate(signers)
+                           if (offers := homes[i].offers(plans[i], (h,), grid_buy))
+                           and self._may_trade(track, keys[i], day, h)]
                 for i, s in enumerate(signers):
-                    if buys[i, h] > 0 and self._may_trade(track, keys[i], day, h):
-                        on_credit = self._on_credit(track, keys[i], day, h, int(buys[i, h]), penalties)
-                        batches.append(self.sender.batch(s, [market.place_order(
-                            pb.BUY, day, h, int(buys[i, h]), c.grid_sell_ueur_per_kwh, True, on_credit=on_credit)]))
+                    orders = homes[i].orders(plans[i], (h,), grid_sell)
+                    if orders and self._may_trade(track, keys[i], day, h):
+                        orders[0].place_order.on_credit = self._on_credit(
+                            track, keys[i], day, h, orders[0].place_order.energy, penalties)
+                        batches.append(self.sender.batch(s, orders))
                 batches.append(self.sender.batch(self.operator, [market.close_hour(day, h)]))
                 self.sender.run(batches)
                 if c.settlement:
@@ -383,18 +398,17 @@ class Simulation:
         view = reputation.Hour(self.rest, day, hour)
         batches = []
         for pk in view.parties():
-            delivered, received = view.honest_reading(pk)
+            payload = self.household_of[pk].reading(view)
             if self.role_of.get(pk) == settlement.MALICIOUS_SELLER:
-                delivered = 0  # never delivers
-            batches.append(self.sender.reputation_batch(
-                self.signer_of[pk], [reputation.reading(day, hour, delivered, received)], view.read))
+                payload.reading.delivered_wh = 0  # never delivers
+            batches.append(self.sender.reputation_batch(self.signer_of[pk], [payload], view.read))
         self.sender.run(batches)
         if not batches:
             return
         view = reputation.Hour(self.rest, day, hour)
         batches = []
         for member in view.members():
-            payloads = reputation.attest_payloads(view.verdicts(member))
+            payloads = self.household_of[member].attestations(view) if member in self.household_of else []
             if payloads and member in self.signer_of:
                 batches.append(self.sender.reputation_batch(self.signer_of[member], payloads, view.read))
         self.sender.run(batches)
