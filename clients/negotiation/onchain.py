@@ -53,6 +53,7 @@ from .params import Params
 DEFAULT_KEY_BITS = 2048
 AGENT_FUNDS_UEUR = 10**12            # each agent's wallet, for the contracts' escrow (1,000,000 EUR)
 CONNECTION_RATING_KW = 100.0         # every agent's public capacity: one rating for all reveals nothing
+STATE_CATCH_UP_S = 10.0              # how long a state read may lag behind a commit
 
 
 @dataclass
@@ -158,11 +159,22 @@ class Negotiation:
         self.timings.chain += time.perf_counter() - started
         self.timings.transactions += len(batches)
 
-    def session(self) -> pb.Session:
-        found = neg.read_session(self.ledger, self.session_id)
-        if found is None:
-            raise SawgridError(f"negotiation session {self.session_id!r} is not on the chain")
-        return found
+    def session(self, phase: int | None = None, iteration: int | None = None) -> pb.Session:
+        """The session as the chain holds it; with `phase` (and `iteration`), once it is there:
+        a node may answer a state read from a head just behind the block that committed the
+        batches waited for, so a read that still shows the step before is repeated."""
+        deadline = time.monotonic() + STATE_CATCH_UP_S
+        while True:
+            found = neg.read_session(self.ledger, self.session_id)
+            if found is None:
+                raise SawgridError(f"negotiation session {self.session_id!r} is not on the chain")
+            if phase is None or (found.phase == phase and (iteration is None or found.iteration == iteration)):
+                return found
+            if found.phase in (pb.CONVERGED, pb.FAILED) or time.monotonic() > deadline:
+                raise SawgridError(f"negotiation session {self.session_id!r} is in phase "
+                                   f"{pb.Phase.Name(found.phase)} of iteration {found.iteration}, expected "
+                                   f"{pb.Phase.Name(phase)} of iteration {iteration}")
+            time.sleep(0.05)
 
     # -- setup -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -222,7 +234,7 @@ class Negotiation:
 
     # -- one iteration ------------------------------------------------------------------------
     def iterate(self, k: int) -> tuple[pb.Session, bool]:
-        session = self.session()
+        session = self.session(pb.TERMS, k)
         manager_key = neg.public_key(u.int_from_bytes(session.line_manager_n))
         owner_key = {j: neg.public_key(u.int_from_bytes(session.agents[pair.owner].n))
                      for j, pair in enumerate(session.pairs)}
@@ -249,7 +261,7 @@ class Negotiation:
             batches.append(neg.batch(p.signer, neg.submit_terms(self.session_id, k, quantities, terms)))
         self._submit(batches)
         # 2. owners: decrypt each aggregate, prove, reveal
-        session = self.session()
+        session = self.session(pb.REVEAL, k)
         batches = []
         for p in self.parties:
             owned = [j for j, pair in enumerate(session.pairs) if pair.owner == p.index]
@@ -263,13 +275,14 @@ class Negotiation:
         self._submit(batches)
         # 3. the line manager: decrypts the quantities, computes flows, line prices (eqs. 6, 18) and
         #    eq. 19's mismatch and trade change; at convergence it reveals every quantity with a proof
-        session = self.session()
+        session = self.session(pb.LINES, k)
         self._submit([neg.batch(self.line_manager, self._line_step(session, k))])
         # 4. the market operator: eq. 19, as the processor will recompute it
-        session = self.session()
+        session = self.session(pb.CHECK, k)
         verdict = is_converged(session)
         self._submit([neg.batch(self.operator, neg.close_iteration(self.session_id, k, verdict), session)])
-        return self.session(), verdict
+        after = (pb.CONVERGED if verdict else pb.FAILED) if verdict or k >= session.max_iterations else pb.TERMS
+        return self.session(after, k if after != pb.TERMS else k + 1), verdict
 
     def _open(self, keypair: neg.Keypair, ciphertext: int, context: bytes) -> tuple[int, pb.Proof]:
         """Decrypt and prove (timed)."""
