@@ -104,11 +104,13 @@ def _families() -> tuple[FamilySpec, ...]:
     # registry's types without a cycle.
     from sawgrid.processors.archive import addresses as archive
     from sawgrid.processors.block_info import addresses as block_info
+    from sawgrid.processors.enrollment import addresses as enrollment
     from sawgrid.processors.kv.addresses import KV, KV_ENTRY
     from sawgrid.processors.market import addresses as market
     from sawgrid.processors.reputation import addresses as reputation
     from sawgrid.protos import archive_pb2 as apb
     from sawgrid.protos import block_info_pb2 as bpb
+    from sawgrid.protos import enrollment_pb2 as epb
     from sawgrid.protos import market_pb2 as pb
     from sawgrid.protos import reputation_pb2 as rpb
 
@@ -156,6 +158,19 @@ def _families() -> tuple[FamilySpec, ...]:
                      RecordKind(archive.DAY, "day", apb.DayArchive)),
             genesis="sawgrid.processors.archive.genesis:genesis_steps",
             cli="sawgrid.clients.cli.archive",
+        ),
+        FamilySpec(
+            short="enrollment", family=enrollment.ENROLLMENT,
+            handler="sawgrid.processors.enrollment.handler:EnrollmentHandler",
+            records=tuple(RecordKind(kind, name, message) for kind, name, message in (
+                (enrollment.CONFIG, "config", epb.Config),
+                (enrollment.SET, "verifier_set", epb.VerifierSet),
+                (enrollment.CERTIFICATE, "certificate", epb.CertificateRecord),
+                (enrollment.REQUEST, "request", epb.RequestRecord),
+                (enrollment.BLOCK, "block", epb.Block),
+            )),
+            genesis="sawgrid.processors.enrollment.genesis:genesis_steps",
+            cli="sawgrid.clients.cli.enrollment",
         ),
         # Sawtooth's own family (namespace 00b10c): the chain's clock, written
         # by the BlockInfo transaction a validator injects first in each block.
