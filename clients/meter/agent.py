@@ -396,6 +396,7 @@ class MeterAgent:
               members: list[str] | None = None) -> int:
         """Submit the action's batch once (see the module docstring); 1 if it committed now."""
         pending = self.state.pending_batch(label)
+        started = time.monotonic()
         try:
             if pending is not None:
                 batch_id, raw = pending
@@ -412,7 +413,7 @@ class MeterAgent:
             batch_id = status["id"]
         if status["status"] == "COMMITTED":
             self.state.mark_done(label, "committed")
-            LOG.info("%s (batch %s)", done_line, batch_id[:16])
+            LOG.info("%s (batch %s, committed in %.2f s)", done_line, batch_id[:16], time.monotonic() - started)
             return 1
         if status["status"] == "INVALID":
             reason = "; ".join(BatchInvalid([status]).messages) or "refused"
