@@ -134,6 +134,7 @@ def _families() -> tuple[FamilySpec, ...]:
                 (market.HOUR_INDEX, "hour_index", pb.HourIndex),
                 (market.POSITION, "position", pb.Position),
                 (market.RECOMMENDATION_INDEX, "recommendation_index", pb.RecommendationIndex),
+                (market.BOOK_INDEX, "book_index", pb.BookIndex),
             )),
             genesis="sawgrid.processors.market.genesis:genesis_steps",
             cli="sawgrid.clients.cli.market",
