@@ -107,11 +107,13 @@ def _families() -> tuple[FamilySpec, ...]:
     from sawgrid.processors.enrollment import addresses as enrollment
     from sawgrid.processors.kv.addresses import KV, KV_ENTRY
     from sawgrid.processors.market import addresses as market
+    from sawgrid.processors.negotiation import addresses as negotiation
     from sawgrid.processors.reputation import addresses as reputation
     from sawgrid.protos import archive_pb2 as apb
     from sawgrid.protos import block_info_pb2 as bpb
     from sawgrid.protos import enrollment_pb2 as epb
     from sawgrid.protos import market_pb2 as pb
+    from sawgrid.protos import negotiation_pb2 as npb
     from sawgrid.protos import reputation_pb2 as rpb
 
     return (
@@ -172,6 +174,12 @@ def _families() -> tuple[FamilySpec, ...]:
             )),
             genesis="sawgrid.processors.enrollment.genesis:genesis_steps",
             cli="sawgrid.clients.cli.enrollment",
+        ),
+        FamilySpec(
+            short="negotiation", family=negotiation.NEGOTIATION,
+            handler="sawgrid.processors.negotiation.handler:NegotiationHandler",
+            records=(RecordKind(negotiation.SESSION, "session", npb.Session),),
+            cli="sawgrid.clients.cli.negotiation",
         ),
         # Sawtooth's own family (namespace 00b10c): the chain's clock, written
         # by the BlockInfo transaction a validator injects first in each block.
