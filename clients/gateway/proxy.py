@@ -60,7 +60,8 @@ SHUTDOWN_POLL = 0.05
 LISTEN_BACKLOG = 128
 # Headers that belong to one connection, never forwarded (RFC 9110, 7.6.1).
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-                        "trailer", "transfer-encoding", "upgrade", "proxy-connection", "content-length"))
+                        "trailer", "transfer-encoding", "upgrade", "proxy-connection", "content-length",
+                        "expect"))  # a 100-continue is answered here (http.server), not passed on
 # Set by the gateway itself; a client's own are dropped unless it is a trusted proxy.
 FORWARDED = frozenset(("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-path", "forwarded"))
 # The request headers the gateway itself reads.
@@ -284,6 +285,17 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
+
+    def handle_expect_100(self) -> bool:
+        """A body over the cap is refused before the client sends it."""
+        length = self.headers.get("Content-Length") or ""
+        if length.isdigit() and int(length) > self.server.gateway.config.limits.body:
+            self.close_connection = True
+            self.server.gateway.metrics.requests.labels("too_large").inc()
+            self._error(_Refused(413, "Payload Too Large", f"Maximum request body size "
+                                 f"{self.server.gateway.config.limits.body} exceeded, actual body size {length}."))
+            return False
+        return super().handle_expect_100()
 
     def do_GET(self) -> None:
         self._handle()

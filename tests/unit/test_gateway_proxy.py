@@ -198,3 +198,30 @@ def test_x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(net):
             assert status == 429 and f"from {limited};" in json.loads(body)["error"]["message"], trusted
             other = raw(gw, "GET", "/blocks?limit=1", headers=forwarded_by("10.9.9.9"))[0]
             assert other == (429 if not trusted else 200), trusted  # one bucket per client behind the proxy
+
+
+def test_a_client_that_expects_100_continue_gets_it_and_its_batch_through(gateway):
+    import socket
+
+    body = batch_list_bytes([one(new_signer(), b"ok", key="expect")])
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=WAIT) as sock:
+        sock.sendall(b"POST /batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                     b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100")
+        sock.sendall(body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 202")
+
+
+def test_a_body_over_the_cap_is_refused_before_100_continue(net):
+    import socket
+
+    gw = start(net, body=1000)
+    try:
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=WAIT) as sock:
+            sock.sendall(b"POST /batches HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413") and b"100 Continue" not in answer
+    finally:
+        gw.stop()
