@@ -17,9 +17,12 @@ One iteration k -> k+1:
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from .agents import Agent, by_name, neighbours
 from .cases import Case
@@ -226,26 +229,35 @@ def line_prices(state: State, case: Case, params: Params) -> LineUpdate:
     producers = frozenset(a.name for a in case.agents if a.is_producer)
     now = agreed_trades(state, producers)
     before = agreed_trades(replace(state, trades=state.previous_trades), producers)
-    factors = {pair: _factors(grid, agents, pair) for pair in now}
-    flows_vector = sum((factors[p] * now[p] for p in now), start=0.0 * grid.ptdf[:, 0])
-    steered_vector = sum(
-        (factors[p] * (2.0 * now[p] - before[p]) for p in now), start=0.0 * grid.ptdf[:, 0]
-    )
+    pairs = sorted(now)
+    factors = _factor_matrix(grid, tuple((agents[n].bus, agents[m].bus) for n, m in pairs))
+    quantities = np.array([now[p] for p in pairs])
+    steered_quantities = np.array([2.0 * now[p] - before[p] for p in pairs])
+    flows_vector = quantities @ factors
+    steered_vector = steered_quantities @ factors
     flows = {line: float(flows_vector[i]) for i, line in enumerate(grid.lines)}
     upper, lower, violation = {}, {}, 0.0
-    for line, limit in sorted(case.line_limits.items()):
+    limited = sorted(case.line_limits.items())
+    for line, limit in limited:
         index = _line_index(grid, line)
         steered = float(steered_vector[index])
         upper[line] = max(0.0, state.line_upper.get(line, 0.0) + params.rho * (steered - limit))
         lower[line] = max(0.0, state.line_lower.get(line, 0.0) + params.rho * (-steered - limit))
         violation = max(violation, abs(flows[line]) - limit)
-    charges = {}
-    for pair in now:
-        charges[pair] = sum(
-            (upper[line] - lower[line]) * float(factors[pair][_line_index(grid, line)])
-            for line in upper
-        )
+    net = np.zeros(len(grid.lines))
+    for line, _ in limited:
+        net[_line_index(grid, line)] = upper[line] - lower[line]
+    pair_charges = factors @ net
+    charges = {pair: float(pair_charges[k]) for k, pair in enumerate(pairs)}
     return LineUpdate(flows=flows, upper=upper, lower=lower, charges=charges, violation=max(0.0, violation))
+
+
+@functools.lru_cache(maxsize=64)
+def _factor_matrix(grid: Grid, routes: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """PTDF of each (producer bus, consumer bus) route, one row per route: shape (routes, lines)."""
+    if not routes:
+        return np.zeros((0, len(grid.lines)))
+    return np.array([grid.transfer_factors(a, b) for a, b in routes])
 
 
 def _factors(grid: Grid, agents: dict[str, Agent], pair: Pair):

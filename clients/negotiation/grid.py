@@ -16,6 +16,7 @@ limits it imposes (cases.py); a branch without a limit is unconstrained.
 from __future__ import annotations
 
 import functools
+import logging
 import warnings
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ IEEE14 = "ieee14"
 GRIDS = (IEEE14,)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: one Grid per name (load_grid caches it)
 class Grid:
     """A network reduced to what the negotiation needs: buses, branches and the PTDF matrix."""
 
@@ -62,19 +63,11 @@ def load_grid(name: str = IEEE14) -> Grid:
     """Build the named grid (only "ieee14") and its PTDF matrix with pandapower."""
     if name != IEEE14:
         raise ValueError(f"unknown grid {name!r}: known grids are {', '.join(GRIDS)}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas/numba chatter on import
-        import pandapower
-        import pandapower.networks
-        from pandapower.pd2ppc import _pd2ppc
-        from pandapower.pypower.idx_brch import F_BUS, T_BUS
-        from pandapower.pypower.idx_bus import BUS_TYPE, REF
-        from pandapower.pypower.makePTDF import makePTDF
+    net, ppci = _ieee14_model()
+    from pandapower.pypower.idx_brch import F_BUS, T_BUS
+    from pandapower.pypower.idx_bus import BUS_TYPE, REF
+    from pandapower.pypower.makePTDF import makePTDF
 
-        net = pandapower.networks.case14()
-        # rundcpp only builds the internal model (ppci) that makePTDF takes; its flows are unused
-        pandapower.rundcpp(net, numba=False)
-        _, ppci = _pd2ppc(net)
     ptdf = makePTDF(ppci["baseMVA"], ppci["bus"], ppci["branch"])
     # ppci buses are numbered 0..n-1 in pandapower's bus order; check that and map to IEEE numbers
     lookup = net._pd2ppc_lookups["bus"]
@@ -87,3 +80,24 @@ def load_grid(name: str = IEEE14) -> Grid:
     )
     slack = int(np.flatnonzero(ppci["bus"][:, BUS_TYPE] == REF)[0]) + 1
     return Grid(name=name, buses=buses, lines=lines, ptdf=np.asarray(ptdf, dtype=float), slack_bus=slack)
+
+
+def _ieee14_model():
+    """pandapower's case14 and the internal (ppci) model that makePTDF takes, quietly."""
+    logger = logging.getLogger("pandapower")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # "numba cannot be imported": irrelevant to a 14-bus PTDF
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation chatter from pandas and case14's format
+            import pandapower
+            import pandapower.networks
+            from pandapower.pd2ppc import _pd2ppc
+
+            net = pandapower.networks.case14()
+            # rundcpp only builds the options and lookups _pd2ppc needs; its flows are unused
+            pandapower.rundcpp(net, numba=False)
+            _, ppci = _pd2ppc(net)
+    finally:
+        logger.setLevel(level)
+    return net, ppci

@@ -8,7 +8,7 @@ import pytest
 
 from sawgrid.clients.negotiation import algorithm, optimum
 from sawgrid.clients.negotiation.agents import CONSUMER, PRODUCER, Agent
-from sawgrid.clients.negotiation.cases import Case, load_case
+from sawgrid.clients.negotiation.cases import Case, load_case, synthetic_case
 from sawgrid.clients.negotiation.params import Params
 
 SELLER = Agent("S", 2, PRODUCER, 0.04, 1.0, 1.0, 7.0)
@@ -182,3 +182,19 @@ def test_custom_case_with_two_agents():
     assert result.converged
     assert result.trades[("S", "B")] == pytest.approx(7.0, abs=1e-3)
     assert 1.28 - 0.01 <= result.prices[("S", "B")] <= 2.65 + 0.01
+
+
+def test_synthetic_cases_are_reproducible_and_paper_like():
+    case = synthetic_case(20, seed=3)
+    assert case == synthetic_case(20, seed=3) and case != synthetic_case(20, seed=4)
+    producers = [a for a in case.agents if a.is_producer]
+    assert len(case.agents) == 20 and len(producers) == 11
+    assert all(0.04 <= a.a <= 0.05 and a.b == 1.0 and 4 <= a.p_max <= 7 for a in producers)
+
+
+def test_twenty_agents_on_a_congested_grid_reach_the_optimum():
+    case = synthetic_case(20, seed=1, line_limits={"2-3": 3.0, "4-5": 5.0})
+    result, best = algorithm.run_plain(case), optimum.solve(case)
+    assert result.converged
+    assert abs(best.welfare - result.welfare) / abs(best.welfare) < 1e-3
+    assert any(price > 0.01 for price in best.line_prices.values())  # a limit does bind
