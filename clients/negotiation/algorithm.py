@@ -156,7 +156,8 @@ def _prox_step(
                 s = (total - target) / (j * eta)
             upper = breakpoints[j - 1]
             lower = breakpoints[j] if j < len(order) else -math.inf
-            if lower <= s <= upper:
+            slack = 1e-12 * (1.0 + abs(s))  # at a breakpoint both neighbouring pieces agree
+            if lower - slack <= s <= upper + slack:
                 return s
         # no active trade: Y = 0
         return b if target is None else breakpoints[0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sawgrid.clients.negotiation import algorithm, optimum
 from sawgrid.clients.negotiation.agents import CONSUMER, PRODUCER, Agent
@@ -73,6 +75,43 @@ def test_line_charge_halves_lower_what_a_producer_earns():
     cheaper = state_for(SELLER, {"B1": 1.0}, {"B1": 2.0})
     assert algorithm.quantity_update(SELLER, charged, ETA2) == pytest.approx(
         algorithm.quantity_update(SELLER, cheaper, ETA2), abs=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    a=st.floats(0.001, 1.0),
+    b=st.floats(-5.0, 5.0),
+    linear=st.lists(st.floats(-5.0, 5.0), min_size=1, max_size=6),
+    starts=st.lists(st.floats(0.0, 10.0), min_size=6, max_size=6),
+    low=st.one_of(st.just(0.0), st.floats(1e-3, 5.0)),  # kW-scale bounds, not 1e-38
+    width=st.one_of(st.just(0.0), st.floats(1e-3, 10.0)),
+    eta=st.floats(0.05, 10.0),
+)
+def test_prox_step_satisfies_its_optimality_conditions(a, b, linear, starts, low, width, eta):
+    """KKT of min 1/2 a Y^2 + b Y + c.y + |y - y0|^2 / (2 eta), y >= 0, low <= Y <= high."""
+    start = starts[: len(linear)]
+    high = low + width
+    y = algorithm._prox_step(a, b, linear, start, low, high, eta)
+    total = sum(y)
+    assert all(v >= 0 for v in y)
+    assert low - 1e-9 <= total <= high + 1e-9
+    d = [y0 - eta * c for y0, c in zip(start, linear)]
+    active = [(dm - ym) / eta for dm, ym in zip(d, y) if ym > 0.0]  # inactive ones are exact zeros
+    marginal = a * total + b
+    if not active:  # nothing traded: only right if even the best trade is not worth its cost
+        assert total == 0.0 and low == 0.0
+        if high > 1e-9:
+            assert max(d) / eta <= marginal + 1e-7
+        return
+    s = active[0]
+    assert all(abs(v - s) < 1e-7 * (1 + abs(s)) for v in active)  # one marginal value for all
+    assert all(dm - eta * s <= 1e-7 for dm, ym in zip(d, y) if ym == 0.0)  # the rest stay out
+    if low + 1e-9 < total < high - 1e-9:
+        assert s == pytest.approx(marginal, abs=1e-7)
+    elif total >= high - 1e-9 and high > low + 1e-9:
+        assert s >= marginal - 1e-7  # capped: the bound's multiplier is >= 0
+    elif total <= low + 1e-9 and high > low + 1e-9:
+        assert s <= marginal + 1e-7  # lifted to the lower bound
 
 
 # --- eq. 17: one term per agent ---------------------------------------------------------------
