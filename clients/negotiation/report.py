@@ -186,7 +186,9 @@ def render_markdown(data: dict[str, Any]) -> str:
     out += ["## Trades", ""]
     if paper:
         out += ["Beside Li et al. 2022's trades table (kW / USD per kW). Pair trades are not "
-                "unique at the optimum (METHOD.md): compare per-agent totals and prices.", "",
+                "unique at the optimum: compare per-agent totals and prices. Why ours differ "
+                "from the paper's: processors/negotiation/METHOD.md, \"Against the paper's "
+                "trades table\".", "",
                 "| seller | buyer | ours kW | ours USD/kW | paper kW | paper USD/kW |",
                 "|---|---|---:|---:|---:|---:|"]
     else:
