@@ -35,7 +35,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 NAMES = ["sel1", "sel2", "buy1", "buy2"]
 SCREENSHOTS_ENV = "SAWGRID_SCREENSHOTS"
-WAIT = 30.0
+WAIT = 60.0
 
 pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
                                 reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
@@ -184,11 +184,20 @@ def _login_link(net, name: str) -> str:
 DASHBOARD: list[str] = []
 
 
-def _sign_in(driver, link: str) -> None:
+def _click_and_wait(driver, element_id: str) -> None:
+    """Click a submit button and wait for the page it leads to (a click does not wait for it)."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
+    button = driver.find_element(By.ID, element_id)
+    button.click()
+    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(button))
+
+
+def _sign_in(driver, link: str) -> None:
     driver.get(link)
-    driver.find_element(By.ID, "confirm-sign-in").click()
+    _click_and_wait(driver, "confirm-sign-in")
 
 
 def _body(driver) -> str:
@@ -256,7 +265,7 @@ def test_dashboard_in_a_browser(settled_market, browser, tmp_path):
 
         # sign out (a POST with the CSRF token), then the operator
         browser.get(f"{dashboard.url}/account/{mk.pk('buy1')}")
-        browser.find_element(By.ID, "sign-out").click()
+        _click_and_wait(browser, "sign-out")
         assert browser.find_elements(By.ID, "sign-in")
         browser.get(f"{dashboard.url}/account/{mk.pk('buy1')}")
         assert "401" in browser.title
