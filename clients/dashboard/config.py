@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 CHALLENGE_TTL = 120.0            # seconds a sign-in challenge stays valid
 MAX_CHALLENGES = 10_000          # outstanding challenges; beyond: 503 until some expire
+MAX_CHALLENGES_PER_CLIENT = 20   # outstanding challenges of one client address; beyond: 429
 SESSION_MINUTES = 30             # default session lifetime
 MAX_BODY = 16 * 1024             # bytes of a request body (413 beyond)
 MAX_QUERY = 2048                 # bytes of a query string (414 beyond)

@@ -21,12 +21,13 @@ import re
 import secrets
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from sawtooth_signing import create_context
 from sawtooth_signing.secp256k1 import Secp256k1PublicKey
 
-from sawgrid.clients.dashboard.config import CHALLENGE_TTL, MAX_CHALLENGES
+from sawgrid.clients.dashboard.config import CHALLENGE_TTL, MAX_CHALLENGES, MAX_CHALLENGES_PER_CLIENT
 from sawgrid.clients.dashboard.sessions import MEMBER, OPERATOR
 from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.clients.sdk.market import MarketReader
@@ -65,30 +66,57 @@ def signature_valid(challenge: str, public_key: str, signature: str) -> bool:
 
 
 class ChallengeBook:
-    """Outstanding challenges and when they expire (monotonic seconds)."""
+    """Outstanding challenges, when they expire (monotonic seconds) and for
+    which client address. One address holds at most `per_client` at a time,
+    so nobody fills the book and locks everyone else out."""
 
-    def __init__(self, ttl: float = CHALLENGE_TTL, limit: int = MAX_CHALLENGES) -> None:
-        self.ttl, self.limit = ttl, limit
-        self._expires: dict[str, float] = {}
+    def __init__(self, ttl: float = CHALLENGE_TTL, limit: int = MAX_CHALLENGES,
+                 per_client: int = MAX_CHALLENGES_PER_CLIENT) -> None:
+        self.ttl, self.limit, self.per_client = ttl, limit, per_client
+        self._issued: dict[str, tuple[float, str]] = {}
+        self._per_client: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def issue(self) -> tuple[str, float] | None:
-        """(challenge, seconds it stays valid); None while the book is full."""
+    def _purge(self, now: float) -> None:
+        expired = [c for c, (t, _) in self._issued.items() if t <= now]
+        for challenge in expired:
+            self._forget(challenge)
+
+    def _forget(self, challenge: str) -> tuple[float, str] | None:
+        entry = self._issued.pop(challenge, None)
+        if entry is not None:
+            self._per_client[entry[1]] -= 1
+            if self._per_client[entry[1]] <= 0:
+                del self._per_client[entry[1]]
+        return entry
+
+    def issue(self, client: str = "") -> tuple[str, float] | None:
+        """(challenge, seconds it stays valid); None while the book, or this
+        client's share of it, is full."""
         now = time.monotonic()
         with self._lock:
-            if len(self._expires) >= self.limit:
-                self._expires = {c: t for c, t in self._expires.items() if t > now}
-                if len(self._expires) >= self.limit:
+            if len(self._issued) >= self.limit or self._per_client[client] >= self.per_client:
+                self._purge(now)
+                if len(self._issued) >= self.limit or self._per_client[client] >= self.per_client:
                     return None
             challenge = PREFIX + secrets.token_hex(16)
-            self._expires[challenge] = now + self.ttl
+            self._issued[challenge] = (now + self.ttl, client)
+            self._per_client[client] += 1
         return challenge, self.ttl
+
+    def per_client_full(self, client: str) -> bool:
+        """True while `client` holds `per_client` challenges that have not expired."""
+        with self._lock:
+            if self._per_client[client] < self.per_client:
+                return False
+            self._purge(time.monotonic())
+            return self._per_client[client] >= self.per_client
 
     def take(self, challenge: str) -> bool:
         """True once for a challenge issued less than ttl seconds ago."""
         with self._lock:
-            expires = self._expires.pop(challenge, None)
-        return expires is not None and expires > time.monotonic()
+            entry = self._forget(challenge)
+        return entry is not None and entry[0] > time.monotonic()
 
 
 @dataclass(frozen=True)

@@ -270,3 +270,28 @@ def test_a_gateway_that_is_down_is_unreachable_not_a_500(world):
     from sawgrid.clients.sdk.devnet_process import free_port
 
     assert "gateway unreachable" in _operator_page(world, f"http://127.0.0.1:{free_port()}")
+
+
+def test_one_address_cannot_fill_the_challenge_book(world, app):
+    from sawgrid.clients.dashboard.config import MAX_CHALLENGES_PER_CLIENT
+
+    greedy = app.test_client()
+    for _ in range(MAX_CHALLENGES_PER_CLIENT):
+        assert greedy.get("/login/challenge").status_code == 200
+    refused = greedy.get("/login/challenge")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.0.0.8"
+    assert sign_in(other, world.alice).status_code == 303       # everyone else still signs in
+
+
+def test_challenge_book_frees_a_clients_share_as_challenges_are_used_or_expire():
+    book = signin.ChallengeBook(ttl=60, per_client=2)
+    first, _ = book.issue("a")
+    book.issue("a")
+    assert book.issue("a") is None and book.issue("b") is not None
+    assert book.take(first) and not book.take(first)
+    assert book.issue("a") is not None
+    expiring = signin.ChallengeBook(ttl=0, per_client=1)
+    expiring.issue("a")
+    assert expiring.issue("a") is not None           # the expired one no longer counts

@@ -10,7 +10,11 @@ bp = Blueprint("auth", __name__)
 
 
 def _issue() -> tuple[str, float]:
-    issued = services().challenges.issue()
+    book = services().challenges
+    if book.per_client_full(_client()):
+        g.retry_after = int(book.ttl) or 1
+        abort(429, description="too many sign-in challenges from this address; use one or wait for them to expire")
+    issued = book.issue(_client())
     if issued is None:
         abort(503, description="too many sign-ins in progress; try again in a minute")
     return issued
