@@ -24,10 +24,9 @@ def _run(args: argparse.Namespace) -> int:
         raise SawgridError("--clock-file needs a simulated clock (--clock sim:START:SPEED)")
     session = Session(args)
     signer = keys.load_signer(args.key or OPERATOR_KEY, args.key_dir)
-    resume = 0
-    if args.clock.startswith("sim:"):   # a restarted simulated clock goes on from where the chain is
-        resume = reputation.chain_time(session.rest) or 0
-    timebase = parse_clock(args.clock, args.clock_file, resume)
+    timebase = parse_clock(args.clock, args.clock_file)     # a bad --clock is refused before anything else
+    if isinstance(timebase, SimTime):   # a restarted simulated clock goes on from where the chain is
+        timebase = parse_clock(args.clock, args.clock_file, reputation.chain_time(session.rest) or 0)
     prices = None
     if args.grid_buy is not None or args.grid_sell is not None:
         if args.grid_buy is None or args.grid_sell is None:

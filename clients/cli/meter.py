@@ -77,7 +77,10 @@ def _run(args: argparse.Namespace) -> int:
     session = Session(args)
     source = parse_source(args.source, _loaders(args))
     public_key = session.public_key
-    state_path = args.state or Path(args.key_dir) / f"{key_name(args)}.meter.json"
+    from sawgrid.clients.sdk import keys
+
+    key_dir = Path(args.key_dir) if args.key_dir else keys.default_key_dir()
+    state_path = args.state or key_dir / f"{Path(key_name(args)).stem}.meter.json"
     state = AgentState(state_path, public_key)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():

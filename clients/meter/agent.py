@@ -140,11 +140,12 @@ class MeterAgent:
             except (RestError, SourceError) as err:
                 if isinstance(err, RestApiError) and err.status < RETRYABLE_STATUS and not isinstance(err, BatchInvalid):
                     raise
+                if once:
+                    LOG.warning("%s", err)
+                    return 1
                 wait = min(self.config.max_backoff, self.config.poll * 2 ** failures)
                 failures += 1
                 LOG.warning("%s; retrying in %.1f s", err, wait)
-                if once:
-                    return 1
             if once:
                 return 0
             self.stop.wait(wait)
