@@ -19,7 +19,8 @@ def test_real_and_simulated_clocks_parse():
     assert sim.speed == 3600
     assert parse_clock("sim:2024-02-11:10").start == int(dt.datetime(2024, 2, 11, tzinfo=dt.timezone.utc).timestamp())
     assert parse_clock("sim:1707692400:2").start == 1707692400
-    for bad, why in (("fast", "expected 'real'"), ("sim:2024-02-11", "SPEED must be a number"),
+    for bad, why in (("fast", "expected 'real'"), ("sim:2024-02-11", "expected 'real'"),
+                     ("sim:2024-02-11:fast", "SPEED must be a number"),
                      ("sim:yesterday:10", "START must be"), ("sim:2024-02-11:0", "SPEED must be in")):
         with pytest.raises(SawgridError, match=why):
             parse_clock(bad)
