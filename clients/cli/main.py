@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -41,12 +42,17 @@ def _keygen(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
+    from sawgrid.clients.cli.dashboard import add_parsers as add_dashboard
+    from sawgrid.clients.cli.clock import add_parsers as add_clock
     from sawgrid.clients.cli.devnet import add_parser as add_devnet
+    from sawgrid.clients.cli.meter import add_parser as add_meter
     from sawgrid.clients.cli.support import Parser, add_global_options
     from sawgrid.clients.cli.par import add_parsers as add_par
     from sawgrid.clients.cli.simulate import add_parser as add_simulate
     from sawgrid.clients.cli.sync import add_parsers as add_sync
     from sawgrid.clients.cli.tp import add_parser as add_tp
+    from sawgrid.clients.cli.gateway import add_parser as add_gateway
+    from sawgrid.clients.cli.tls import add_parser as add_tls
     from sawgrid.processors import registry
 
     parser = Parser(
@@ -62,8 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         if spec.cli:
             importlib.import_module(spec.cli).add_parsers(sub)
     add_par(sub)
+    add_clock(sub)   # `operator clock`, in the group the market's CLI built
+    add_meter(sub)
     add_simulate(sub)
     add_sync(sub)
+    add_dashboard(sub)
+    add_tls(sub)
+    add_gateway(sub)
     for command in sub.choices.values():
         # global options work after the command too: `sawgrid keygen --key-dir D alice`
         add_global_options(command, defaults=False)
@@ -88,6 +99,10 @@ def _main(argv: list[str] | None) -> int:
     # Only a --url typed on this command line counts as asking for a network:
     # `simulate` must never turn an exported $SAWGRID_URL into a live run.
     args.url_given = any(a == "--url" or a.startswith("--url=") for a in raw)
+    if args.ca_cert:  # every REST client of this command (and its children) verifies against it
+        from sawgrid.clients.sdk.tls import CA_ENV
+
+        os.environ[CA_ENV] = str(args.ca_cert)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

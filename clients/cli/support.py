@@ -170,13 +170,16 @@ DEFAULT_URL = "http://127.0.0.1:8008"
 
 
 def add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
-    """--url, --key, --key-dir, --json, -v. On subcommands they default to
+    """--url, --ca-cert, --key, --key-dir, --json, -v. On subcommands they default to
     SUPPRESS, so a value given before the command is not overwritten."""
     def default(value):
         return value if defaults else argparse.SUPPRESS
 
     parser.add_argument("--url", default=default(os.environ.get("SAWGRID_URL", DEFAULT_URL)),
                         help="Sawtooth REST API (default: $SAWGRID_URL or http://127.0.0.1:8008)")
+    parser.add_argument("--ca-cert", default=default(None), metavar="FILE",
+                        help="CA file (PEM) that an https --url's certificate must chain to "
+                        "(default: $SAWGRID_CA_CERT, else the system's CAs; never unverified)")
     parser.add_argument("--key", default=default(None), metavar="NAME",
                         help="signing key name in the key directory, or a path to a .priv file")
     parser.add_argument("--key-dir", type=Path, default=default(None),
