@@ -6,7 +6,7 @@ never started. Instead:
 * the compose files are parsed (with compose's `$` interpolation) and their
   invariants asserted: four nodes, each running every processor against its
   own validator; pinned images; named volumes; healthchecks; restart
-  policies; full-mesh static peering;
+  policies; static peering with each pair declared once;
 * the shell scripts of the services run here against stub `sawadm`, `sawset`,
   `sawtooth-validator` and `sawgrid` commands, in a sandbox where each named
   volume is a folder: genesis waits for every validator's key, writes the
@@ -58,7 +58,7 @@ SAWTOOTH_IMAGES = {
     "rest-api": "hyperledger/sawtooth-rest-api",
 }
 SAWGRID_IMAGE = f"sawgrid:{PYPROJECT['project']['version']}"
-ONE_SHOT = {"market-init", "meters"}
+ONE_SHOT = {"market-init", "enrollment-init", "tls-init"}
 MOVING_TAGS = {"latest", "chime", "nightly", "bumper", "stable"}
 # what someone running the client/processor files would export
 EXAMPLE_ENV = {"REST_URL": "http://node0.example.org:8008", "SAWGRID_KEYS": "/srv/sawgrid/keys",
@@ -219,6 +219,11 @@ elif name == "sawgrid" and args[:1] == ["keygen"]:
     keys.mkdir(parents=True, exist_ok=True)
     (keys / f"{args[1]}.priv").write_text(secrets.token_hex(32) + "\n")
     (keys / f"{args[1]}.pub").write_text("03" + secrets.token_hex(32) + "\n")
+elif name == "sawgrid" and args[:1] == ["tls-selfsigned"]:
+    folder = Path(args[1])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (folder / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
 sys.exit(0)
 '''
 STUBBED = ("sawadm", "sawset", "sawtooth-validator", "sawgrid")
@@ -377,6 +382,11 @@ def test_engine_settings_and_rest_api_point_at_their_own_validator(compose):
     for n in NODES:
         pbft = argv(services[f"pbft-{n}"])
         assert pbft[0] == "pbft-engine" and option(pbft, "--connect") == [f"tcp://validator-{n}:5050"]
+        # its consensus state on disk, in a named volume of its own: a restarted node keeps it
+        [storage] = option(pbft, "--storage-location")
+        assert storage.startswith("disk+/var/lib/sawtooth-pbft/")
+        assert mounts(services[f"pbft-{n}"])["/var/lib/sawtooth-pbft"] == f"pbft-{n}-state"
+        assert f"pbft-{n}-state" in compose["volumes"]
         settings = argv(services[f"settings-tp-{n}"])
         assert settings[0] == "settings-tp" and option(settings, "-C") == [f"tcp://validator-{n}:4004"]
         block_info = argv(services[f"block-info-tp-{n}"])
@@ -401,18 +411,23 @@ def started_validators(tmp_path_factory, compose) -> tuple[Sandbox, dict[int, li
     return box, calls
 
 
-def test_static_full_mesh_peering(started_validators, compose):
+def test_static_peering_declares_each_pair_once(started_validators, compose):
+    """As Sawtooth's reference network (sawtooth-core 1-2, sawtooth-default-pbft.yaml):
+    validator-N lists validators 0..N-1; with the peers connecting back, the full mesh PBFT needs."""
     _box, calls = started_validators
+    pairs = set()
     for n in NODES:
         validator = calls[n][-1]
         assert validator[0] == "sawtooth-validator", "the script ends by exec'ing the validator"
         assert option(validator, "--peering") == ["static"]
         peers = {peer for value in option(validator, "--peers") for peer in value.split(",")}
-        assert peers == {f"tcp://validator-{m}:8800" for m in NODES if m != n}, f"validator-{n}"
+        assert peers == {f"tcp://validator-{m}:8800" for m in NODES if m < n}, f"validator-{n}"
+        pairs |= {frozenset((n, int(p.split("-")[1].split(":")[0]))) for p in peers}
         assert option(validator, "--endpoint") == [f"tcp://validator-{n}:8800"]
         assert set(option(validator, "--bind")) == {
             "component:tcp://eth0:4004", "consensus:tcp://eth0:5050", "network:tcp://eth0:8800"}
         assert {"4004", "5050", "8800"} <= {str(p) for p in compose["services"][f"validator-{n}"]["expose"]}
+    assert pairs == {frozenset((a, b)) for a in NODES for b in NODES if a < b}   # every pair, once
 
 
 def test_genesis_collects_every_validator_key_and_sets_pbft(started_validators):
@@ -525,21 +540,65 @@ def test_market_init_makes_the_operator_key_the_market_operator_once(tmp_path, c
             mounts(compose["services"]["market-init"])["/var/lib/sawgrid"] == "sawgrid-data"
 
 
-def test_meters_run_once_per_chain(tmp_path, compose):
+def test_meters_are_long_running_households_each_enrolled_once(tmp_path, compose):
+    """A replica takes the first free slot (a lock it holds while it runs): its own key,
+    enrolled once (register, approve, fund, volunteer), then `sawgrid meter` on its own
+    state file; a restarted replica (down/up) only runs its meter again."""
+    import fcntl
+
+    from sawgrid.clients.cli import meter as meter_cli
     box = Sandbox(tmp_path, compose)
+    data = box.paths("meters")["/var/lib/sawgrid"]
+
+    def meter_of(calls):
+        [meter] = [c for c in calls if parse_sawgrid(c).func is meter_cli._run]
+        return parse_sawgrid(meter)
+
     result, calls = box.run("meters")
     assert result.returncode == 0, result.stderr
-    [simulate] = calls
-    parsed = parse_sawgrid(simulate)
-    assert parsed.func is simulate_cli._run and not parsed.fast, "meters go through the network, not --fast"
-    assert parsed.url == "http://rest-api-0:8008" and parsed.key == "operator"
-    assert parsed.out.parent == box.paths("meters")["/var/lib/sawgrid"] / "results"
-    result, calls = box.run("meters")
-    assert result.returncode == 0 and calls == [] and "already ran" in result.stdout
-    done = next((box.paths("meters")["/var/lib/sawgrid"] / "results").glob("*.done"))
-    done.unlink()     # started, never finished: a rerun would meet closed hours, so it refuses
-    result, calls = box.run("meters")
-    assert result.returncode == 1 and calls == [] and "down -v" in result.stderr
+    funcs = [parse_sawgrid(c).func.__name__ for c in calls]
+    assert funcs == ["_keygen", "_participant_register", "_participant_approve", "_operator_fund", "_volunteer",
+                     "_run"], funcs
+    first = meter_of(calls)
+    assert (first.key, first.source, first.url) == ("household-0", "synthetic:1:0", "http://rest-api-0:8008")
+    assert first.state == data / "meters" / "household-0.json"
+    assert [parse_sawgrid(c).key for c in calls[2:4]] == ["operator", "operator"]
+    result, calls = box.run("meters")          # restarted: the same slot, nothing enrolled twice
+    assert result.returncode == 0 and [parse_sawgrid(c).func for c in calls] == [meter_cli._run]
+    assert meter_of(calls).state == first.state
+    with open(data / "meters" / "slot-0.lock", "a") as held:   # slot 0's replica is running
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result, calls = box.run("meters")
+    assert result.returncode == 0, result.stderr
+    assert meter_of(calls).key == "household-1" and meter_of(calls).source == "synthetic:1:1"
+    clock = parse_sawgrid(argv(compose["services"]["clock"]))
+    assert (clock.url, clock.key, clock.clock, clock.grid_buy, clock.grid_sell) == \
+        ("http://rest-api-0:8008", "operator", "real", "0.10", "0.30")
+    assert mounts(compose["services"]["clock"])["/var/lib/sawgrid"] == "sawgrid-data"
+
+def test_enrollment_init_certifies_three_first_verifiers_once_and_their_agents_run(tmp_path, compose):
+    from sawgrid.clients.cli import enrollment as enrollment_cli
+    box = Sandbox(tmp_path, compose)
+    keys = box.paths("enrollment-init")["/var/lib/sawgrid"] / "keys"
+    result, calls = box.run("enrollment-init")
+    assert result.returncode == 0, result.stderr
+    funcs = [parse_sawgrid(call).func for call in calls]
+    assert funcs[0] is enrollment_cli._ca_init and parse_sawgrid(calls[0]).key == "operator"
+    verifiers = [f"verifier-{n}" for n in range(3)]
+    assert funcs.count(enrollment_cli._certify) == funcs.count(enrollment_cli._volunteer) == 3
+    assert [parse_sawgrid(c).public_key for c in calls if parse_sawgrid(c).func is enrollment_cli._certify] == verifiers
+    assert all((keys / f"{v}.priv").exists() for v in verifiers)
+    result, calls = box.run("enrollment-init")   # restarted: nothing again
+    assert result.returncode == 0 and calls == []
+    services = compose["services"]
+    for n, v in enumerate(verifiers):
+        parsed = parse_sawgrid(argv(services[v]))
+        assert parsed.func is enrollment_cli._run and parsed.key == v
+        assert parsed.url == f"http://rest-api-{n}:8008"
+        assert str(parsed.state).startswith("/var/lib/sawgrid/")       # survives a restart: no double signing
+        assert mounts(services[v])["/var/lib/sawgrid"] == "sawgrid-data"
+        assert depends_on(services[v])["enrollment-init"] == "service_completed_successfully"
+    assert depends_on(services["enrollment-init"])["market-init"] == "service_completed_successfully"
 
 
 def test_par_engine_serves_on_its_published_port(compose):
@@ -667,7 +726,100 @@ def test_restart_policies(path):
 
 def test_rest_api_of_node_0_on_host_port_8008(compose):
     published = {name: s.get("ports", []) for name, s in compose["services"].items() if s.get("ports")}
-    assert published == {"rest-api-0": ["8008:8008"], "par-engine": ["8090:8090"]}
+    assert published == {"rest-api-0": ["127.0.0.1:8008:8008"], "par-engine": ["8090:8090"],
+                         "tls-proxy": ["443:443", "80:80"]}, "plain HTTP to node 0 for the host only"
+
+
+# --------------------------------------------------------------------------
+# TLS, the gateway and the dashboard
+# --------------------------------------------------------------------------
+NGINX_CONF = ROOT / "docker" / "nginx" / "sawgrid.conf"
+
+
+def nginx_blocks(text: str) -> dict[str, list[str]]:
+    """The directives of nginx.conf's blocks: 'server:443', 'server:80',
+    'location /api/', 'upstream NAME', ... (one level of nesting, enough here)."""
+    text = re.sub(r"#[^\n]*", "", text)
+    blocks: dict[str, list[str]] = {}
+    stack: list[str] = []
+    for token in re.findall(r"[^{};]+[{;]|}", text):
+        token = " ".join(token.split())
+        if token == "}":
+            closed = stack.pop()
+            if closed.startswith("server#"):
+                port = "443" if any(d.startswith("listen 443") for d in blocks[closed]) else "80"
+                blocks[f"server:{port}"] = blocks.pop(closed)
+        elif token.endswith("{"):
+            name = token[:-1].strip()
+            name = f"server#{len(blocks)}" if name == "server" else name
+            stack.append(name)
+            blocks.setdefault(name, [])
+        elif stack:
+            blocks[stack[-1]].append(token[:-1].strip())
+    return blocks
+
+
+def test_nginx_terminates_tls_for_the_gateway_and_the_dashboard_and_redirects_http(compose):
+    services = compose["services"]
+    proxy = services["tls-proxy"]
+    repository, _, tag = proxy["image"].rpartition(":")
+    assert repository == "nginx" and re.fullmatch(r"\d+\.\d+\.\d+", tag), "the official image, an exact release"
+    [config] = proxy["configs"]
+    assert config["target"] == "/etc/nginx/conf.d/default.conf"
+    assert (ROOT / compose["configs"][config["source"]]["file"]).resolve() == NGINX_CONF
+    assert mounts(proxy) == {"/etc/nginx/tls": "tls-certs"} and proxy["volumes"][0].endswith(":ro")
+    conf = nginx_blocks(NGINX_CONF.read_text())
+    assert "return 301 https://$host$request_uri" in conf["server:80"]
+    tls = conf["server:443"]
+    assert "ssl_certificate /etc/nginx/tls/cert.pem" in tls and "ssl_certificate_key /etc/nginx/tls/key.pem" in tls
+    assert "ssl_protocols TLSv1.2 TLSv1.3" in tls
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for" in tls
+    assert "proxy_pass http://gateway/" in conf["location /api/"]
+    # a location with a proxy_set_header of its own inherits none of the server's
+    for header in ("Host $host", "X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto https"):
+        assert f"proxy_set_header {header}" in conf["location /api/"], header
+    assert "proxy_pass http://dashboard" in conf["location /"]
+    gateway_port = parse_sawgrid(argv(services["gateway"])).bind[1]
+    dashboard_port = parse_sawgrid(argv(services["dashboard"])).bind[1]
+    assert conf["upstream gateway"][0] == f"server gateway:{gateway_port}"
+    assert conf["upstream dashboard"][0] == f"server dashboard:{dashboard_port}"
+    assert depends_on(proxy) == {"tls-init": "service_completed_successfully", "gateway": "service_healthy",
+                                 "dashboard": "service_started"}
+
+
+def test_tls_init_writes_a_development_pair_once_into_the_proxys_volume(tmp_path, compose):
+    from sawgrid.clients.cli import tls as tls_cli
+
+    service = compose["services"]["tls-init"]
+    assert mounts(service) == {"/var/lib/sawgrid-tls": "tls-certs"}
+    box = Sandbox(tmp_path, compose)
+    result, calls = box.run("tls-init")
+    assert result.returncode == 0, result.stderr
+    [made] = calls
+    assert parse_sawgrid(made).func is tls_cli.run_selfsigned
+    assert parse_sawgrid(made).directory == box.paths("tls-init")["/var/lib/sawgrid-tls"]
+    result, calls = box.run("tls-init")
+    assert result.returncode == 0 and calls == [], "a restart keeps the pair (and a deployment's own)"
+
+
+def test_the_gateway_guards_rest_api_0_and_the_dashboard_reads_the_mirror(compose):
+    from sawgrid.clients.cli import dashboard as dashboard_cli
+    from sawgrid.clients.cli import gateway as gateway_cli
+    from sawgrid.clients.sync.database import database_url
+
+    services = compose["services"]
+    gateway = parse_sawgrid(argv(services["gateway"]))
+    assert gateway.func is gateway_cli.run_gateway
+    assert gateway.upstream == "http://rest-api-0:8008" and gateway.trust_proxy == ["tls-proxy"]
+    assert depends_on(services["gateway"]) == {"rest-api-0": "service_healthy"}
+    assert "/_gateway/health" in services["gateway"]["healthcheck"]["test"][3]
+    dashboard = parse_sawgrid(argv(services["dashboard"]))
+    assert dashboard.func is dashboard_cli._dashboard
+    sync = parse_sawgrid(argv(services["ledger-sync"]))
+    assert database_url(dashboard.db) == database_url(sync.db), "the dashboard reads the mirror ledger-sync writes"
+    assert dashboard.gateway == f"http://gateway:{gateway.bind[1]}" and dashboard.behind_proxy
+    assert dashboard.url == "http://rest-api-0:8008"
+    assert not services["gateway"].get("ports") and not services["dashboard"].get("ports"), "only via tls-proxy"
 
 
 # --------------------------------------------------------------------------
