@@ -185,14 +185,21 @@ DASHBOARD: list[str] = []
 
 
 def _click_and_wait(driver, element_id: str) -> None:
-    """Click a submit button and wait for the page it leads to (a click does not wait for it)."""
+    """Click a submit button and wait for the page it leads to (a click does
+    not wait for it): the old page carries a marker the new one lacks."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    button = driver.find_element(By.ID, element_id)
-    button.click()
-    WebDriverWait(driver, WAIT).until(expected_conditions.staleness_of(button))
+    def arrived(d) -> bool:
+        try:
+            return d.execute_script("return window.sawgridOldPage === undefined && document.readyState === 'complete'")
+        except WebDriverException:   # between two pages
+            return False
+
+    driver.execute_script("window.sawgridOldPage = true")
+    driver.find_element(By.ID, element_id).click()
+    WebDriverWait(driver, WAIT).until(arrived)
 
 
 def _sign_in(driver, link: str) -> None:
