@@ -1,11 +1,13 @@
-"""Enrollment against a real devnet child process: the verifier agents
-driven from here (the leader of each block is eq. 1's, a verifier stopped
-with SIGTERM and restarted on its state file signs nothing twice), and bad
-input is one line."""
+"""Enrollment against a real devnet child process: the README's walkthrough
+(run exactly as written there: the CA, four first verifiers, their agents,
+two households joining), and the verifier agents driven from here: the
+leader of each block is eq. 1's, a verifier stopped with SIGTERM and
+restarted on its state file signs nothing twice, and bad input is one line."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,12 +16,25 @@ from pathlib import Path
 import pytest
 
 import proc_tree
-from sawgrid.clients.sdk import enrollment, keys
+from sawgrid.clients.sdk import certificates, enrollment, keys
 from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.processors.enrollment.settings import leader
 from sawgrid.protos import enrollment_pb2 as epb
+from sawgrid.protos import market_pb2 as pb
 
+ROOT = Path(__file__).resolve().parents[2]
+SECTION = "### How a new household joins"
 VERIFIERS = ("carol", "dave", "erin", "frank")
+
+
+def walkthrough() -> str:
+    """The README section's ```bash blocks, in order (what a user pastes)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(SECTION)
+    end = text.index("\n### ", start + len(SECTION))
+    blocks = re.findall(r"```bash\n(.*?)```", text[start:end], flags=re.S)
+    assert len(blocks) == 3, "setup, agents, households"
+    return "\n".join(blocks)
 
 
 def cli(net, *args: str, key: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -40,6 +55,45 @@ def refused(net, *args: str, key: str | None = None) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sawgrid: error: "), result.stderr
     return lines[0]
+
+
+def test_the_readme_walkthrough(make_devnet, tmp_path):
+    net = make_devnet(processors=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".venv").symlink_to(ROOT / ".venv")      # the README's S=.venv/bin/sawgrid, files kept out of the repo
+    script = work / "walkthrough.sh"
+    script.write_text("set -euo pipefail\n" + walkthrough())
+    env = {**os.environ, "SAWGRID_URL": net.url}
+    proc = subprocess.Popen(["bash", str(script)], cwd=work, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=900)
+    finally:
+        proc_tree.kill(proc_tree.descendants(proc.pid) + [proc.pid])
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    assert "Traceback" not in err
+    assert out.count("status: APPROVED") == 2, out
+    assert "verified up to the CA root" in out
+
+    rest = RestClient(net.url)
+    reader = enrollment.EnrollmentReader(rest)
+    key_dir = tmp_path / "keys"
+    for name in ("ada", "alan"):
+        key = keys.public_key_of(name, key_dir)
+        assert reader.market.participant(key).status == pb.APPROVED
+        assert reader.market.participant(key).name == enrollment.pseudonym(key)
+        chain = reader.chain(key)
+        certificates.verify_chain(chain)
+        assert len(chain) == 3
+    blocks = [b for b in reader.blocks() if b.status == epb.FINAL]
+    assert len(blocks) == 2 and blocks[0].slot != blocks[1].slot
+    everything = b"".join(data for _, data in rest.state_prefix(""))
+    for secret in (b"SM-1001", b"Ada Lovelace", b"Grid Lane", b"Alan Turing"):
+        assert secret not in everything                 # no plain-text identity anywhere in state
+    for v in VERIFIERS:                                 # every agent stopped cleanly on SIGTERM
+        log = (work / f"{v}-verifier.log").read_text()
+        assert "stopped" in log and "Traceback" not in log, log
 
 
 class Agents:
