@@ -59,10 +59,7 @@ def _operator_group(subparsers) -> argparse._SubParsersAction:
 
 
 def add_parsers(subparsers) -> None:
-    operator = _operator_group(subparsers)
-    if "clock" in operator.choices:     # registered already (see clients/cli/simulate.py's add_parser)
-        return
-    p = command(operator, "clock", _run, "the market clock: close hours on time, end days",
+    p = command(_operator_group(subparsers), "clock", _run, "the market clock: close hours on time, end days",
                 "At each delivery day's gate closure (--gate-lead hours before it starts) close each of its 24 "
                 "delivery hours, then publish the next day's grid prices (with --grid-buy/--grid-sell, for days "
                 "that have none) and run the PAR engine on the closed day: settlement duties, the next day's "

@@ -100,8 +100,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    if "meter" in subparsers.choices:   # registered already (see clients/cli/simulate.py's add_parser)
-        return
     p = command(subparsers, "meter", _run, "run a household's smart-meter agent (long-running)",
                 "Trade one household's coming days on its own: before each day's gate (once the day's "
                 "penalties are issued) read the day's grid prices and the PAR engine's recommendation and "

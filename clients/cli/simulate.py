@@ -252,19 +252,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_agents(subparsers) -> None:
-    """`sawgrid meter` and `sawgrid operator clock`, the experiment's agents run on
-    their own. main.py registers them too; until that hunk of the shared
-    main.py is committed they are registered here (each add is idempotent)."""
-    from sawgrid.clients.cli.clock import add_parsers as add_clock
-    from sawgrid.clients.cli.meter import add_parser as add_meter
-
-    add_clock(subparsers)
-    add_meter(subparsers)
-
-
 def add_parser(subparsers) -> None:
-    _add_agents(subparsers)
     p = command(subparsers, "simulate", _run, "run the paper's one-week experiment and write a report",
                 "Simulate a week of trading by N smart-meter clients in two scenarios (without and with "
                 "the PAR engine's recommendations), through a fresh devnet with Sawgrid's processors "
