@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from sawgrid.clients.negotiation.cases import load_case
 
+    _require_paillier()
     if not MIN_KEY_BITS <= args.keysize <= MAX_KEY_BITS or args.keysize % 8:
         raise SawgridError(f"--keysize: a multiple of 8 from {MIN_KEY_BITS} to {MAX_KEY_BITS} bits, got {args.keysize}")
     try:
@@ -90,6 +91,15 @@ def _run(args: argparse.Namespace) -> int:
               f"{t['decrypt_s']:.1f} s, proofs {t['prove_s']:.1f} s, chain {t['chain_s']:.1f} s")
         print(f"report: {report}")
     return 0
+
+
+def _require_paillier() -> None:
+    """python-paillier is an optional extra (GPL-3.0): say how to get it."""
+    import importlib.util
+
+    if importlib.util.find_spec("phe") is None:
+        raise SawgridError("negotiate needs python-paillier (GPL-3.0, not in the default install): "
+                           "pip install 'sawgrid[negotiation]'")
 
 
 def _fast(case, key_bits: int, progress):
