@@ -238,11 +238,15 @@ class Ledger:
         out = []
         with self._cond:
             for batch_id in ids:
-                if batch_id in committed:
-                    out.append(BatchStatus(batch_id, COMMITTED))
-                elif batch_id in self._pending:
+                # Still queued is PENDING even when the store has it: the publisher writes a block to
+                # the store, then moves the head (and the head state REST reads), then takes its
+                # batches off the queue. COMMITTED before the head moved would let a client read the
+                # state from before its batches (a round's transactions built on a stale Position).
+                if batch_id in self._pending:
                     faulty = self._faults.status(batch_id) if self._faults else None
                     out.append(faulty or BatchStatus(batch_id, PENDING))
+                elif batch_id in committed:
+                    out.append(BatchStatus(batch_id, COMMITTED))
                 elif batch_id in self._invalid:
                     out.append(self._invalid[batch_id][0])
                 else:

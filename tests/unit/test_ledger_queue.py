@@ -84,6 +84,31 @@ def test_a_resubmitted_evicted_batch_is_queued_again(tmp_path):
         assert net.wait([late], timeout=30) == [COMMITTED]
 
 
+# -- status against the head ----------------------------------------------------
+def test_a_batch_reads_committed_only_once_the_head_state_has_its_writes(net):
+    """A client that sees COMMITTED reads state at the head next (sawgrid simulate builds each
+    hour's readings from the Positions its orders round wrote). The publisher writes a block to
+    the store before it moves the head: asked in between, the batch must still be PENDING, or
+    the client reads the state from before it (the simulation then declared a Position's
+    contracts without the one its orders had just added: 'unauthorized address')."""
+    seen: list[tuple[str, bytes | None]] = []
+    commit_block = net.store.commit_block
+    probe = one(new_signer(), b"set fresh", key="probe")
+
+    def commit_then_ask(block, *args, **kwargs):
+        commit_block(block, *args, **kwargs)
+        if any(b.header_signature == probe.header_signature for b in block.batches):
+            (status,) = net.ledger.batch_statuses([probe.header_signature])
+            seen.append((status.status, net.ledger.state_get(address("probe"))[0]))
+
+    net.store.commit_block = commit_then_ask
+    net.ledger.submit([probe])
+    assert net.wait([probe], timeout=30) == [COMMITTED]
+    assert net.ledger.state_get(address("probe"))[0] == b"fresh"
+    (asked,) = seen  # asked once, between the store's commit and the head's move
+    assert asked == (PENDING, None)
+
+
 # -- dependencies ------------------------------------------------------------
 def test_a_dependency_on_a_transaction_never_submitted_waits(net):
     signer = new_signer()
