@@ -33,12 +33,11 @@ import logging
 import math
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
@@ -47,6 +46,7 @@ from sawgrid.clients.gateway.ids import INVALID_BATCHES, Alert, Detector, Thresh
 from sawgrid.clients.gateway.limits import Buckets, Limits
 from sawgrid.clients.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from sawgrid.clients.gateway.outcomes import OutcomeWatcher
+from sawgrid.devnet.rest_api.httpd import TrackingHTTPServer
 
 __all__ = ["Gateway", "GatewayConfig", "default_families"]
 
@@ -57,7 +57,6 @@ UPSTREAM_TIMEOUT = 330.0  # seconds; above Sawtooth's longest `wait=` (300 s)
 POOL_IDLE = 64  # idle upstream connections kept
 KEEPALIVE_IDLE = 75  # seconds an idle client connection is kept open (as devnet's REST API)
 SHUTDOWN_POLL = 0.05
-LISTEN_BACKLOG = 128
 # Headers that belong to one connection, never forwarded (RFC 9110, 7.6.1).
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailer", "transfer-encoding", "upgrade", "proxy-connection", "content-length",
@@ -227,51 +226,12 @@ class _Upstream:
             conn.close()
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = LISTEN_BACKLOG
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+class _Server(TrackingHTTPServer):
+    """devnet's tracked, TLS-capable threading server, serving the gateway."""
 
     def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
         self.gateway = gateway
-        self.open: set[socket.socket] = set()
-        self.open_lock = threading.Lock()
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-
-    def get_request(self):  # type: ignore[override]
-        conn, address = super().get_request()
-        if self.gateway.config.tls is not None:  # handshake in the connection's thread (_Handler.setup)
-            conn = self.gateway.config.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
-        return conn, address
-
-    def process_request(self, request, client_address):  # type: ignore[override]
-        with self.open_lock:
-            self.open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):  # type: ignore[override]
-        with self.open_lock:
-            self.open.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request, client_address):  # type: ignore[override]
-        error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError)):
-            LOGGER.debug("gateway: connection from %s: %s", client_address, error)
-        else:
-            LOGGER.exception("gateway: connection from %s failed", client_address)
-
-    def close_connections(self) -> None:
-        with self.open_lock:
-            conns = list(self.open)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        super().__init__(address, _Handler, gateway.config.tls, "gateway")
 
 
 class _Handler(BaseHTTPRequestHandler):

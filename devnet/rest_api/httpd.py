@@ -37,26 +37,33 @@ class _BodyError(Exception):
         self.status = status
 
 
-class _HttpServer(ThreadingHTTPServer):
+class TrackingHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP/1.1 server that can stop promptly: it tracks its open
+    connections (so `close_connections` wakes handler threads parked on idle
+    keep-alive sockets), wraps accepted sockets in TLS when given a context
+    (the handshake runs in the connection's own thread, never in the accept
+    loop) and logs a failed connection in one line. devnet's REST API and the
+    gateway (clients/gateway/proxy.py) both serve through it."""
+
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
     block_on_close = False  # stop() must not wait for a long `wait=` request
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], api: RestApi) -> None:
-        self.api = api
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 tls: ssl.SSLContext | None, name: str) -> None:
+        self.tls = tls
+        self.log_name = name
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, _HttpHandler)
+        super().__init__(address, handler)
 
     def get_request(self):  # type: ignore[override]
-        """With TLS, wrap the accepted socket; its handshake runs in the
-        connection's own thread (`_HttpHandler.setup`), never in the accept loop."""
         conn, client_address = super().get_request()
-        if self.api.tls is not None:
-            conn = self.api.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         return conn, client_address
 
     def process_request(self, request, client_address):  # type: ignore[override]
@@ -73,9 +80,9 @@ class _HttpServer(ThreadingHTTPServer):
         """A connection failed outside any route (e.g. the client reset it)."""
         error = sys.exc_info()[1]
         if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError)):
-            LOGGER.debug("REST API: connection from %s: %s", client_address, error)
+            LOGGER.debug("%s: connection from %s: %s", self.log_name, client_address, error)
         else:
-            LOGGER.exception("REST API: connection from %s failed", client_address)
+            LOGGER.exception("%s: connection from %s failed", self.log_name, client_address)
 
     def close_connections(self) -> None:
         """Wake up handler threads parked on idle keep-alive connections."""
@@ -86,6 +93,12 @@ class _HttpServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+class _HttpServer(TrackingHTTPServer):
+    def __init__(self, address: tuple[str, int], api: RestApi) -> None:
+        self.api = api
+        super().__init__(address, _HttpHandler, api.tls, "REST API")
 
 
 _DATE_CACHE: list = [0, ""]  # [second, formatted Date header]
