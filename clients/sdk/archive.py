@@ -24,7 +24,7 @@ from google.protobuf.message import DecodeError, Message
 from sawtooth_signing import Signer
 
 from sawgrid.clients.sdk.errors import SawgridError
-from sawgrid.clients.sdk.ledger import LedgerClient
+from sawgrid.clients.sdk.ledger import SUBMIT_TIMEOUT, LedgerClient, submit_transactions
 from sawgrid.clients.sdk.rest import RestError
 from sawgrid.processors.archive import addresses
 from sawgrid.processors.archive import record as rec
@@ -34,10 +34,10 @@ from sawgrid.processors.market import addresses as market
 from sawgrid.processors.market.units import HOURS_PER_DAY, day_date
 from sawgrid.protos import archive_pb2 as pb
 from sawgrid.protos import market_pb2 as mpb
-from sawgrid.protos.envelopes import make_batch, make_transaction
+from sawgrid.protos.envelopes import make_transaction
 from sawgrid.protos.sawtooth import Transaction
 
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = SUBMIT_TIMEOUT
 M = TypeVar("M", bound=Message)
 
 
@@ -73,14 +73,7 @@ def submit(rest: LedgerClient, signer: Signer, payloads: pb.ArchivePayload | Ite
     if isinstance(payloads, pb.ArchivePayload):
         payloads = [payloads]
     transactions = [archive_transaction(signer, p) for p in payloads]
-    if not transactions:
-        raise ValueError("submit: no payloads")
-    batch = make_batch(signer, transactions)
-    if wait:
-        rest.submit_and_wait([batch], timeout=timeout)
-    else:
-        rest.submit([batch])
-    return [t.header_signature for t in transactions]
+    return submit_transactions(rest, signer, transactions, wait=wait, timeout=timeout)
 
 
 # --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from sawtooth_signing import Signer
 
 from sawgrid.clients.sdk import certificates, market
 from sawgrid.clients.sdk.errors import SawgridError
-from sawgrid.clients.sdk.ledger import LedgerClient
+from sawgrid.clients.sdk.ledger import LedgerClient, submit_transactions
 from sawgrid.clients.sdk.reputation import chain_time
 from sawgrid.processors.enrollment import addresses as eaddr
 from sawgrid.processors.enrollment.access import access
@@ -35,10 +35,9 @@ from sawgrid.processors.enrollment.handler import block_digest
 from sawgrid.processors.enrollment.payload import check_settings
 from sawgrid.processors.enrollment.settings import DEFAULTS, leader, slot_at, slot_window
 from sawgrid.processors.enrollment.x509 import pseudonym
-from sawgrid.processors.market import addresses as maddr
 from sawgrid.protos import enrollment_pb2 as epb
 from sawgrid.protos import market_pb2 as pb
-from sawgrid.protos.envelopes import make_batch, make_transaction
+from sawgrid.protos.envelopes import make_transaction
 from sawgrid.protos.sawtooth import Transaction
 
 DEFAULT_TIMEOUT = market.DEFAULT_TIMEOUT
@@ -177,14 +176,7 @@ def submit(ledger: LedgerClient, signer: Signer, payloads: epb.EnrollmentPayload
     if isinstance(payloads, epb.EnrollmentPayload):
         payloads = [payloads]
     transactions = [*before, *(enrollment_transaction(signer, p, ledger.state) for p in payloads)]
-    if not transactions:
-        raise ValueError("submit: no payloads")
-    batch = make_batch(signer, transactions)
-    if wait:
-        ledger.submit_and_wait([batch], timeout=timeout)
-    else:
-        ledger.submit([batch])
-    return [t.header_signature for t in transactions]
+    return submit_transactions(ledger, signer, transactions, wait=wait, timeout=timeout)
 
 
 def enroll(ledger: LedgerClient, signer: Signer, evidence: Evidence, volunteer: bool = False,

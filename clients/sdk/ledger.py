@@ -15,7 +15,8 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence, runtime_che
 from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.processors import registry
 from sawgrid.processors.inprocess import InProcessLedger
-from sawgrid.protos.sawtooth import Batch
+from sawgrid.protos.envelopes import make_batch
+from sawgrid.protos.sawtooth import Batch, Transaction
 
 
 @runtime_checkable
@@ -43,6 +44,25 @@ class LedgerClient(Protocol):
 
     def status(self) -> dict:
         """The node's status document."""
+
+
+SUBMIT_TIMEOUT = 60.0  # seconds a family's `submit` waits for its batch to commit
+
+
+def submit_transactions(ledger: LedgerClient, signer, transactions: Sequence[Transaction],
+                        wait: bool = True, timeout: float = SUBMIT_TIMEOUT) -> list[str]:
+    """Sign `transactions` as ONE batch (all or nothing) and submit it; with
+    `wait`, return once committed. Returns the transaction ids, in order.
+    Every family's `submit` ends here. Raises ValueError for no transactions,
+    BatchInvalid (its message carries the processor's reason) or BatchTimeout."""
+    if not transactions:
+        raise ValueError("submit: no payloads")
+    batch = make_batch(signer, list(transactions))
+    if wait:
+        ledger.submit_and_wait([batch], timeout=timeout)
+    else:
+        ledger.submit([batch])
+    return [t.header_signature for t in transactions]
 
 
 class InProcessClient:

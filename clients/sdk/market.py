@@ -26,9 +26,9 @@ from google.protobuf.message import DecodeError, Message
 from sawtooth_signing import Signer
 
 from sawgrid.clients.sdk.errors import SawgridError
-from sawgrid.clients.sdk.ledger import LedgerClient
+from sawgrid.clients.sdk.ledger import SUBMIT_TIMEOUT, LedgerClient, submit_transactions
 from sawgrid.clients.sdk.rest import RestClient
-from sawgrid.protos.envelopes import make_batch, make_transaction
+from sawgrid.protos.envelopes import make_transaction
 from sawgrid.processors.addressing import is_public_key as _is_public_key
 from sawgrid.processors.market import addresses, units
 from sawgrid.processors.market.book import assemble as assemble_book
@@ -36,7 +36,7 @@ from sawgrid.processors.market.addresses import MARKET
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos.sawtooth import Transaction
 
-DEFAULT_TIMEOUT = 60.0      # seconds to wait for a batch to commit
+DEFAULT_TIMEOUT = SUBMIT_TIMEOUT  # seconds to wait for a batch to commit
 MICRO = 1_000_000           # µEUR per EUR (and µEUR/kWh per EUR/kWh)
 CONTRACT_EVENT = addresses.CONTRACT_EVENT
 HOUR_CLOSED_EVENT = addresses.HOUR_CLOSED_EVENT
@@ -334,14 +334,7 @@ def submit(rest: LedgerClient, signer: Signer, payloads: pb.MarketPayload | Iter
     if isinstance(payloads, pb.MarketPayload):
         payloads = [payloads]
     transactions = [market_transaction(signer, p) for p in payloads]
-    if not transactions:
-        raise ValueError("submit: no payloads")
-    batch = make_batch(signer, transactions)
-    if wait:
-        rest.submit_and_wait([batch], timeout=timeout)
-    else:
-        rest.submit([batch])
-    return [t.header_signature for t in transactions]
+    return submit_transactions(rest, signer, transactions, wait=wait, timeout=timeout)
 
 
 # --------------------------------------------------------------------------

@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Sequence
 
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 from sawtooth_signing import Signer
 
 from sawgrid.clients.sdk import market
 from sawgrid.clients.sdk.errors import SawgridError
-from sawgrid.clients.sdk.ledger import LedgerClient
+from sawgrid.clients.sdk.ledger import LedgerClient, submit_transactions
 from sawgrid.processors.block_info.addresses import CONFIG_ADDRESS as BLOCK_INFO_CONFIG, block_info_address
 from sawgrid.processors.market import addresses as maddr
 from sawgrid.processors.reputation import addresses as raddr
@@ -50,7 +50,7 @@ from sawgrid.processors.reputation.state import ReputationState
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos import reputation_pb2 as rpb
 from sawgrid.protos.block_info_pb2 import BlockInfo, BlockInfoConfig
-from sawgrid.protos.envelopes import make_batch, make_transaction, unsigned_transaction
+from sawgrid.protos.envelopes import make_transaction, unsigned_transaction
 from sawgrid.protos.sawtooth import Transaction
 
 DEFAULT_TIMEOUT = market.DEFAULT_TIMEOUT
@@ -314,14 +314,7 @@ def submit(ledger: LedgerClient, signer: Signer,
         payloads = [payloads]
     read = read if read is not None else ledger.state
     transactions = [reputation_transaction(signer, p, read) for p in payloads]
-    if not transactions:
-        raise ValueError("submit: no payloads")
-    batch = make_batch(signer, transactions)
-    if wait:
-        ledger.submit_and_wait([batch], timeout=timeout)
-    else:
-        ledger.submit([batch])
-    return [t.header_signature for t in transactions]
+    return submit_transactions(ledger, signer, transactions, wait=wait, timeout=timeout)
 
 
 # --------------------------------------------------------------------------
