@@ -56,7 +56,6 @@ DEFAULT_BIND = ("127.0.0.1", 8009)
 UPSTREAM_TIMEOUT = 330.0  # seconds; above Sawtooth's longest `wait=` (300 s)
 POOL_IDLE = 64  # idle upstream connections kept
 KEEPALIVE_IDLE = 75  # seconds an idle client connection is kept open (as devnet's REST API)
-SHUTDOWN_POLL = 0.05
 # Headers that belong to one connection, never forwarded (RFC 9110, 7.6.1).
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailer", "transfer-encoding", "upgrade", "proxy-connection", "content-length",
@@ -427,7 +426,6 @@ class Gateway:
         self.scheme = "https" if config.tls is not None else "http"
         self.forwarded = self.metrics.requests.labels("forwarded")
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.host, self.port = config.bind
 
     @property
@@ -496,9 +494,7 @@ class Gateway:
         self.port = self._server.server_address[1]
         self.watcher.start()
         self.trusted.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
-                                        name=f"gateway:{self.port}", daemon=True)
-        self._thread.start()
+        self._server.serve_in_thread(f"gateway:{self.port}")
         LOGGER.info("gateway listening on %s, in front of %s", self.url, self.config.upstream)
 
     def stop(self) -> None:
@@ -506,11 +502,7 @@ class Gateway:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server.stop()
         self.watcher.stop()
         self.trusted.stop()
         self.upstream.close()

@@ -56,6 +56,7 @@ class TrackingHTTPServer(ThreadingHTTPServer):
         self.log_name = name
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        self._serving: threading.Thread | None = None
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
@@ -93,6 +94,20 @@ class TrackingHTTPServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def serve_in_thread(self, name: str) -> None:
+        """Serve from a daemon thread named `name` until `stop()`."""
+        self._serving = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
+                                         name=name, daemon=True)
+        self._serving.start()
+
+    def stop(self) -> None:
+        """Stop serving, close every open connection and the socket."""
+        self.shutdown()
+        self.close_connections()
+        self.server_close()
+        if self._serving is not None:
+            self._serving.join(timeout=5)
 
 
 class _HttpServer(TrackingHTTPServer):
@@ -251,7 +266,6 @@ class RestApi:
         self.faults = RequestFaults(faults) if faults is not None and (faults.burst429 or faults.drop) else None
         self.routes = Routes(ledger, timeout, self.faults, max_batches_per_request=max_batches_per_request)
         self._server: _HttpServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -265,10 +279,7 @@ class RestApi:
             raise RuntimeError("the REST API is already running")
         self._server = _HttpServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
-            name=f"rest-api:{self.port}", daemon=True)
-        self._thread.start()
+        self._server.serve_in_thread(f"rest-api:{self.port}")
         LOGGER.info("REST API listening on %s", self.url)
 
     def stop(self) -> None:
@@ -276,12 +287,7 @@ class RestApi:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        server.stop()
 
     def __enter__(self) -> RestApi:
         self.start()
