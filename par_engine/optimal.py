@@ -18,20 +18,49 @@ Phase 1 (peak)      minimise T
   participants, against seconds for the program).
 
 Phase 2 (movement)  among schedules with peak <= target, minimise Σ|x − demand|
-  (recommendations disturb participants as little as possible), as an L1
-  program with split variables x = r + u − v, r = clip(demand, lower, upper),
+  (recommendations disturb participants as little as possible). From
+  FLOW_MIN_PARTICIPANTS it is solved as the min-cost flow it is
+  (`movement_method="flow"`, `least_movement_flow`, see below); below, and
+  with `movement_method="lp"` at any size (the benchmark's old method), as
+  an L1 program with split variables x = r + u − v, r = clip(demand, lower, upper),
   0 <= u <= upper − r, 0 <= v <= r − lower, minimise Σ (u + v) (equal to
   Σ|x − demand| up to a constant). Its constraint matrix is a bipartite
   incidence matrix (totally unimodular) with whole-Wh right-hand sides, so a
   vertex solution is integral: below IPM_MIN_PARTICIPANTS dual simplex finds
-  one. From IPM_MIN_PARTICIPANTS the interior point method is used without
-  crossover (crossover, i.e. finding the vertex, took ~75 % of the time for
-  10,000 participants): the optimum is then fractional, spread over many
+  one. From IPM_MIN_PARTICIPANTS ("lp" only; the default before the flow)
+  the interior point method is used without crossover (crossover, i.e.
+  finding the vertex, took ~75 % of the time for 10,000 participants): the optimum is then fractional, spread over many
   participants, and `recommend.to_integers` rounds it to the target peak,
   which can add a few Wh of movement per participant (0.15 % of the moved
   energy measured for 1,000 participants). Phase 2 runs automatically up to
   MOVEMENT_MAX_PARTICIPANTS; without it the schedule is phase 1's flow
   schedule: of minimum peak, but moving more energy than needed.
+
+Phase 2 as a min-cost flow (`least_movement_flow`). The same
+  program is a network: a node per participant, per hour and one balance
+  node Z. u_ph is an arc p → h (energy put into hour h, capacity
+  upper − r, cost 1), v_ph an arc h → p (energy taken out of it, capacity
+  r − lower, cost 1); participant p supplies E_p − Σ_h r_ph (it conserves
+  its day's energy); hour h may absorb at most c_h = target − base_h − Σ_p r_ph
+  net (arc h → Z of capacity max(c_h, 0); an hour above the target,
+  c_h < 0, must give −c_h: its supply); Z → h (cost 0) lets an hour give
+  more. Integral capacities and supplies give an integral optimum, so the
+  schedule is whole Wh without rounding and its movement is exactly the
+  program's minimum (tests/unit/test_optimal_flow.py compares it with
+  HiGHS's). Solver: OR-Tools' SimpleMinCostFlow (cost-scaling push-relabel,
+  C++; Apache-2.0; a declared dependency): scipy has no min-cost flow,
+  networkx's network simplex is pure Python (far too slow for 480,000
+  arcs), and HiGHS on the program took 4.6–5.3 s for 10,000 participants
+  on an idle machine as a fractional interior point (then rounded), ~20 s
+  for a vertex (bench/README.md). It is single-threaded and has no randomness: the same
+  arcs in the same order give the same flow, bit for bit (the schedules
+  are written on chain, full-stack and in-process runs must agree).
+  Where it runs: from FLOW_MIN_PARTICIPANTS (where the interior point ran
+  before). Below, dual simplex stays: its vertex is just as optimal
+  (the same movement, tested) but often a different one, and the
+  simulation's recorded experiment (tests/integration/test_simulation.py,
+  test_settlement_leaves_the_experiment_as_it_was_on_main, 5 participants)
+  depends on those very schedules; dual simplex takes < 0.6 s there.
 """
 from __future__ import annotations
 
@@ -44,6 +73,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import OptimizeWarning, linprog
+from ortools.graph.python.min_cost_flow import SimpleMinCostFlow
 from scipy.sparse.csgraph import maximum_flow
 
 from sawgrid.processors.market.units import HOURS_PER_DAY
@@ -55,13 +85,15 @@ MOVEMENT_MAX_PARTICIPANTS = 10_000   # automatic phase 2 up to this many partici
 IPM_MIN_PARTICIPANTS = 1_000         # from here: interior point (no crossover) instead of dual simplex
 PEAK_TOLERANCE_WH = 1e-6             # a float bound this close above a whole Wh counts as that Wh
 FLOW_CAPACITY_MAX = np.iinfo(np.int32).max   # scipy's maximum_flow takes int32 capacities
+MOVEMENT_METHODS = ("flow", "lp")    # phase 2 by min-cost flow or by the linear program
+FLOW_MIN_PARTICIPANTS = 1_000        # automatic phase 2 method: "flow" from here, "lp" (dual simplex) below
 
 
 @dataclass(frozen=True)
 class Solution:
     """The optimum: a schedule of peak `target` and, with phase 2, a movement-minimal one."""
 
-    x: np.ndarray                 # (n, 24) Wh: phase 2's (float) or phase 1's (int) schedule
+    x: np.ndarray                 # (n, 24) Wh: phase 2's (int64 by flow, float by "lp") or phase 1's (int64)
     peak_schedule: np.ndarray     # (n, 24) int64 Wh of peak `target`, from the flow
     target: int                   # the least whole-Wh peak
     lp_peak: float | None         # T* when the peak program ran (None: water level reached)
@@ -131,8 +163,46 @@ def min_peak(problem: Problem) -> tuple[np.ndarray, float]:
     return res.x[:-1].reshape(n, HOURS_PER_DAY), float(res.x[-1])
 
 
+def least_movement_flow(problem: Problem, target: int) -> np.ndarray:
+    """Phase 2 by min-cost flow: the whole-Wh schedule with peak <= target closest to demand in L1.
+
+    The network of the module's docstring; target must be feasible (phase 1
+    certifies it). Returns an (n, 24) int64 schedule.
+    """
+    n = problem.n
+    ref = np.clip(problem.demand, problem.lower, problem.upper)
+    hour_node, balance_node = n + np.arange(HOURS_PER_DAY), n + HOURS_PER_DAY
+    put, take = problem.upper - ref, ref - problem.lower     # capacities of u (p → h) and v (h → p)
+    up_p, up_h = np.nonzero(put)                              # row-major: a fixed arc order
+    down_p, down_h = np.nonzero(take)
+    room = target - problem.base - ref.sum(0)                 # c_h: what hour h may absorb net
+    tails = np.concatenate([up_p, hour_node[down_h], hour_node, np.full(HOURS_PER_DAY, balance_node)])
+    heads = np.concatenate([hour_node[up_h], down_p, np.full(HOURS_PER_DAY, balance_node), hour_node])
+    caps = np.concatenate([put[up_p, up_h], take[down_p, down_h], np.maximum(room, 0), take.sum(0)])
+    costs = np.concatenate([np.ones(len(up_p) + len(down_p), np.int64), np.zeros(2 * HOURS_PER_DAY, np.int64)])
+    supply = np.concatenate([problem.energy - ref.sum(1), np.maximum(-room, 0), [0]])
+    supply[-1] = -supply.sum()
+    flow = SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(tails.astype(np.int32), heads.astype(np.int32),
+                                              caps.astype(np.int64), costs)
+    flow.set_nodes_supplies(np.arange(len(supply), dtype=np.int32), supply.astype(np.int64))
+    status = flow.solve()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"optimal: movement flow failed (status {status}) for peak {target}")
+    arcs = np.arange(len(up_p) + len(down_p))
+    moved = flow.flows(arcs)
+    x = ref.astype(np.int64, copy=True)
+    x[up_p, up_h] += moved[:len(up_p)]
+    x[down_p, down_h] -= moved[len(up_p):]
+    return x
+
+
 def least_movement(problem: Problem, target: int) -> np.ndarray:
-    """Phase 2: the schedule with peak <= target closest to demand in L1 (target must be feasible)."""
+    """Phase 2 by the linear program (HiGHS): the schedule with peak <= target closest to demand in L1.
+
+    target must be feasible. The result is float; a vertex (integral) below
+    IPM_MIN_PARTICIPANTS, an interior point (fractional) from there on.
+    """
     n = problem.n
     rows, hours = _incidence(n)
     ref = np.clip(problem.demand, problem.lower, problem.upper)
@@ -147,12 +217,20 @@ def least_movement(problem: Problem, target: int) -> np.ndarray:
     return ref + (u - v).reshape(n, HOURS_PER_DAY)
 
 
-def solve(problem: Problem, *, lower_bound: float, minimise_movement: bool | None = None) -> Solution:
+def solve(problem: Problem, *, lower_bound: float, minimise_movement: bool | None = None,
+          movement_method: str | None = None) -> Solution:
     """The least whole-Wh peak (certified), then phase 2 when minimise_movement.
 
     lower_bound: a valid lower bound on the peak (the water level).
     minimise_movement None: phase 2 when n <= MOVEMENT_MAX_PARTICIPANTS.
+    movement_method: one of MOVEMENT_METHODS, how phase 2 is solved ("flow":
+    exact whole Wh; "lp": the linear program, rounded by the caller); None:
+    "flow" when n >= FLOW_MIN_PARTICIPANTS, else "lp".
     """
+    if movement_method is None:
+        movement_method = "flow" if problem.n >= FLOW_MIN_PARTICIPANTS else "lp"
+    if movement_method not in MOVEMENT_METHODS:
+        raise ValueError(f"unknown movement_method {movement_method!r}; choose one of {list(MOVEMENT_METHODS)}")
     if minimise_movement is None:
         minimise_movement = problem.n <= MOVEMENT_MAX_PARTICIPANTS
     started = time.perf_counter()
@@ -171,6 +249,6 @@ def solve(problem: Problem, *, lower_bound: float, minimise_movement: bool | Non
     x = schedule
     if minimise_movement:
         started = time.perf_counter()
-        x = least_movement(problem, target)
+        x = (least_movement_flow if movement_method == "flow" else least_movement)(problem, target)
         seconds += (time.perf_counter() - started,)
     return Solution(x, schedule, target, lp_peak, minimise_movement, seconds)

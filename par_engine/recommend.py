@@ -13,7 +13,8 @@ is as flat as possible (eq. 13).
   `ALGORITHMS`:
   - ``"optimal"`` (default): the least whole-Wh peak, exactly (the water
     level or a linear program, certified by maximum flows), then the
-    schedule of that peak that moves the least energy (`optimal`). It
+    schedule of that peak that moves the least energy (a min-cost flow;
+    a linear program below optimal.FLOW_MIN_PARTICIPANTS; `optimal`). It
     minimises the peak, not V(S): hours below the peak stay as uneven as
     the demand leaves them, so its V(S) can be lower than astar's;
   - ``"astar"``: the paper's state-space search with V(S) as heuristic
@@ -324,12 +325,21 @@ def feasible_start(problem: Problem) -> np.ndarray:
 
 
 def _run_optimal(problem: Problem, *, time_budget: float | None = None, threshold: float | None = None,
-                 minimise_movement: bool | None = None) -> tuple[np.ndarray, dict]:
-    """`optimal`: the certified least whole-Wh peak, the movement phase, rounding (ignores astar's stops)."""
-    solution = optimal.solve(problem, lower_bound=peak_lower_bound(problem), minimise_movement=minimise_movement)
-    schedules = to_integers(solution.x, problem, peak=solution.target)
-    if problem.aggregate(schedules).max() > solution.target:   # rounding could not keep the peak
-        schedules = solution.peak_schedule
+                 minimise_movement: bool | None = None,
+                 movement_method: str | None = None) -> tuple[np.ndarray, dict]:
+    """`optimal`: the certified least whole-Wh peak, the movement phase, rounding (ignores astar's stops).
+
+    The flow's and the peak phase's schedules are whole Wh already (int64)
+    and are not rounded; the linear program's are.
+    """
+    solution = optimal.solve(problem, lower_bound=peak_lower_bound(problem), minimise_movement=minimise_movement,
+                             movement_method=movement_method)
+    if np.issubdtype(solution.x.dtype, np.integer):
+        schedules = solution.x
+    else:
+        schedules = to_integers(solution.x, problem, peak=solution.target)
+        if problem.aggregate(schedules).max() > solution.target:   # rounding could not keep the peak
+            schedules = solution.peak_schedule
     extra = {"lp_peak": solution.lp_peak, "movement_phase": solution.movement_phase,
              "phase_seconds": solution.phase_seconds, "water_fill_exact": water_fill_is_exact(problem),
              "optimal_peak": solution.target}
@@ -364,7 +374,8 @@ def recommend(problem: Problem, algorithm: str = "optimal", *, time_budget: floa
     time_budget (seconds, >= 0) and threshold (V(S) target) are astar's
     stopping rules; `optimal` always solves to optimality and ignores them.
     `optimal` takes minimise_movement (True / False / None = automatic, see
-    `optimal.solve`). yardstick=True also solves `optimal` (peak only) for a
+    `optimal.solve`) and movement_method ("flow" / "lp" / None = automatic,
+    see `optimal.solve`). yardstick=True also solves `optimal` (peak only) for a
     non-optimal algorithm, to report optimal_peak and gap_to_optimal.
     """
     if algorithm not in ALGORITHMS:
