@@ -8,9 +8,15 @@ move), one seeded synthetic day of n evening-peaked households (standby load,
 a morning bump, an evening peak whose hour and size vary by household, some
 daytime use, ±15 % hourly jitter; whole Wh, no base load) is scheduled by:
 
-* optimal            — `recommend(p, "optimal")`: LP peak, then the
-                       movement-minimising phase (automatic up to
-                       optimal.MOVEMENT_MAX_PARTICIPANTS), then rounding;
+* optimal            — `recommend(p, "optimal")`: the certified peak, then
+                       the movement-minimising phase (automatic up to
+                       optimal.MOVEMENT_MAX_PARTICIPANTS) by its automatic
+                       method: a min-cost flow from
+                       optimal.FLOW_MIN_PARTICIPANTS, dual simplex below;
+* optimal/lp         — the same with the movement phase as the linear
+                       program (`movement_method="lp"`, the method before
+                       the flow: interior point and rounding from
+                       optimal.IPM_MIN_PARTICIPANTS), side by side;
 * optimal/peak-only  — the same without the movement phase;
 * astar              — default threshold (V >= 98) and `--budget` seconds;
 * astar/threshold100 — threshold 100 (unreachable in whole Wh): runs until
@@ -21,7 +27,9 @@ paper's eq. 11) and PAR as a fraction of the optimum's PAR (= optimal peak /
 peak), V(S), energy moved as a share of the day's energy, and for astar the
 expansions, why it stopped, and the gap to the optimum it reports itself
 (`recommend(..., yardstick=True)`: peak / optimal peak − 1, the optimal peak
-certified by flows, its seconds not counted in astar's). Speed is measured here, never asserted in tests.
+certified by flows, its seconds not counted in astar's), and the 1-minute load
+average before and after each size and flexibility (the machine may be shared).
+Speed is measured here, never asserted in tests.
 """
 from __future__ import annotations
 
@@ -38,6 +46,7 @@ from sawgrid.processors.market.units import HOURS_PER_DAY
 
 RUNS = {   # label -> (algorithm, keyword arguments)
     "optimal": ("optimal", {}),
+    "optimal/lp": ("optimal", {"movement_method": "lp"}),
     "optimal/peak-only": ("optimal", {"minimise_movement": False}),
     "astar": ("astar", {"threshold": VS_ACCEPT_THRESHOLD}),
     "astar/threshold100": ("astar", {"threshold": 100.0}),
@@ -62,7 +71,7 @@ def households(n: int, seed: int) -> np.ndarray:
 def run(n: int, flexibility: float, budget: float, seed: int) -> dict:
     problem = make_problem(households(n, seed), flexibility=flexibility)
     energy = int(problem.energy.sum())
-    out: dict = {"participants": n, "flexibility": flexibility}
+    out: dict = {"participants": n, "flexibility": flexibility, "load_before": os.getloadavg()[0]}
     optimum = None
     for label, (algorithm, kw) in RUNS.items():
         # astar reports its own gap to the optimum: recommend's yardstick solves the peak (flows) beside it
@@ -78,6 +87,7 @@ def run(n: int, flexibility: float, budget: float, seed: int) -> dict:
             if key in result.extra:
                 row[key] = result.extra[key]
         out[label] = row
+    out["load_after"] = os.getloadavg()[0]
     return out
 
 
@@ -90,11 +100,13 @@ def table(runs: list[dict]) -> str:
             row = r[label]
             search = f"{row['expansions']} exp., {row['stop']}" if "stop" in row else \
                 " + ".join(f"{s:.2f}" for s in row["phase_seconds"]) + " s"
+            if label == "optimal":
+                search += f" (load {r['load_before']:.1f} → {r['load_after']:.1f})"
             lines.append(f"| {r['participants']:,} | {r['flexibility']} | {r['input_par']:.3f} | {label} | "
                          f"{row['seconds']:.2f} | {row['par']:.4f} | {row['par_of_optimal']:.4f} | "
                          f"{row['gap_to_optimal']:.2%} | " if "gap_to_optimal" in row else
                          f"{row['seconds']:.2f} | {row['par']:.4f} | {row['par_of_optimal']:.4f} | exact | ")
-            lines[-1] += f"{row['balance']:.2f} | {row['moved_share']:.1%} | {search} |"
+            lines[-1] += f"{row['balance']:.2f} | {row['moved_share']:.2%} | {search} |"
     return "\n".join(lines)
 
 
