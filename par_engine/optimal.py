@@ -43,11 +43,26 @@ Phase 2 as a min-cost flow (`least_movement_flow`). The same
   r − lower, cost 1); participant p supplies E_p − Σ_h r_ph (it conserves
   its day's energy); hour h may absorb at most c_h = target − base_h − Σ_p r_ph
   net (arc h → Z of capacity max(c_h, 0); an hour above the target,
-  c_h < 0, must give −c_h: its supply); Z → h (cost 0) lets an hour give
-  more. Integral capacities and supplies give an integral optimum, so the
+  c_h < 0, must give −c_h: its supply); Z → h lets an hour give more.
+  Integral capacities and supplies give an integral optimum, so the
   schedule is whole Wh without rounding and its movement is exactly the
   program's minimum (tests/unit/test_optimal_flow.py compares it with
-  HiGHS's). Solver: OR-Tools' SimpleMinCostFlow (cost-scaling push-relabel,
+  HiGHS's).
+  Flatness tie-break: many schedules move the least; a bare flow ends at
+  one that fills some hours right up to the target (V(S) 81.6 against the
+  interior point's 87.5 for 10,000 households, flexibility 0.5). So the
+  hour ↔ Z arcs are split into FLAT_BANDS bands of the aggregate S_h
+  (`flat_bands`), band k costing k per Wh absorbed (−k per Wh given): a
+  convex g(S_h), and a moved Wh costs MOVE_COST = 2·FLAT_BANDS + 1. The
+  flow minimises MOVE_COST·movement + Σ_h g(S_h), and still moves exactly
+  the least: any schedule that moves less differs from it by cycles, one
+  of which moves at least 1 Wh less per unit while crossing Z at most
+  once, i.e. changing Σ g by at most 2·(FLAT_BANDS − 1) < MOVE_COST per
+  unit, so augmenting it would lower the cost (tested against HiGHS).
+  Among the least-moving schedules it takes the flattest in Σ g
+  (`flatness_penalty`); it took V(S) to 90.6 there, in about the same time
+  (0.4–0.9 s for 10,000 participants, bench/README.md).
+  Solver: OR-Tools' SimpleMinCostFlow (cost-scaling push-relabel,
   C++; Apache-2.0; a declared dependency): scipy has no min-cost flow,
   networkx's network simplex is pure Python (far too slow for 480,000
   arcs), and HiGHS on the program took 4.6–5.3 s for 10,000 participants
@@ -87,6 +102,8 @@ PEAK_TOLERANCE_WH = 1e-6             # a float bound this close above a whole Wh
 FLOW_CAPACITY_MAX = np.iinfo(np.int32).max   # scipy's maximum_flow takes int32 capacities
 MOVEMENT_METHODS = ("flow", "lp")    # phase 2 by min-cost flow or by the linear program
 FLOW_MIN_PARTICIPANTS = 1_000        # automatic phase 2 method: "flow" from here, "lp" (dual simplex) below
+FLAT_BANDS = 64                      # the flow's flatness tie-break: bands of the aggregate, slopes 0..63
+MOVE_COST = 2 * FLAT_BANDS + 1       # a moved Wh's cost in the flow: above any tie-break a cycle can gain
 
 
 @dataclass(frozen=True)
@@ -163,11 +180,29 @@ def min_peak(problem: Problem) -> tuple[np.ndarray, float]:
     return res.x[:-1].reshape(n, HOURS_PER_DAY), float(res.x[-1])
 
 
+def flat_bands(start: np.ndarray, target: int) -> np.ndarray:
+    """FLAT_BANDS + 1 band edges (Wh) of the flatness tie-break, from min(start) up to at least target.
+
+    start: (24,) each hour's aggregate before it may absorb (see
+    `least_movement_flow`). Band k, [edges[k], edges[k+1]), has slope k.
+    """
+    low = int(start.min())
+    step = max(1, -(-(int(target) - low) // FLAT_BANDS))
+    return low + step * np.arange(FLAT_BANDS + 1, dtype=np.int64)
+
+
+def flatness_penalty(aggregate: np.ndarray, edges: np.ndarray) -> int:
+    """Σ_h g(S_h), g convex piecewise linear: slope 0 below edges[0], k in band k (the tie-break's measure)."""
+    s = np.asarray(aggregate, dtype=np.int64)[:, None]
+    return int(np.clip(s - edges[None, :-1], 0, edges[1:] - edges[:-1]).sum(0) @ np.arange(FLAT_BANDS))
+
+
 def least_movement_flow(problem: Problem, target: int) -> np.ndarray:
     """Phase 2 by min-cost flow: the whole-Wh schedule with peak <= target closest to demand in L1.
 
-    The network of the module's docstring; target must be feasible (phase 1
-    certifies it). Returns an (n, 24) int64 schedule.
+    The network of the module's docstring, with the flatness tie-break;
+    target must be feasible (phase 1 certifies it). Returns an (n, 24)
+    int64 schedule.
     """
     n = problem.n
     ref = np.clip(problem.demand, problem.lower, problem.upper)
@@ -175,22 +210,38 @@ def least_movement_flow(problem: Problem, target: int) -> np.ndarray:
     put, take = problem.upper - ref, ref - problem.lower     # capacities of u (p → h) and v (h → p)
     up_p, up_h = np.nonzero(put)                              # row-major: a fixed arc order
     down_p, down_h = np.nonzero(take)
-    room = target - problem.base - ref.sum(0)                 # c_h: what hour h may absorb net
-    tails = np.concatenate([up_p, hour_node[down_h], hour_node, np.full(HOURS_PER_DAY, balance_node)])
-    heads = np.concatenate([hour_node[up_h], down_p, np.full(HOURS_PER_DAY, balance_node), hour_node])
-    caps = np.concatenate([put[up_p, up_h], take[down_p, down_h], np.maximum(room, 0), take.sum(0)])
-    costs = np.concatenate([np.ones(len(up_p) + len(down_p), np.int64), np.zeros(2 * HOURS_PER_DAY, np.int64)])
-    supply = np.concatenate([problem.energy - ref.sum(1), np.maximum(-room, 0), [0]])
+    level = problem.base + ref.sum(0)                         # each hour's aggregate at r
+    start = np.minimum(level, target)
+    must_give = level - start                                 # hours above the target: their supply
+    can_give = take.sum(0) - must_give                        # what each hour may give beyond that
+    edges = flat_bands(start, target)
+    lo, hi = edges[None, :-1], edges[None, 1:]                # (1, FLAT_BANDS) band limits
+    absorb = np.clip(np.minimum(target, hi) - np.maximum(start[:, None], lo), 0, None)   # (24, bands)
+    give = np.clip(np.minimum(start[:, None], hi) - np.maximum((start - can_give)[:, None], lo), 0, None)
+    give_below = np.clip(edges[0] - (start - can_give), 0, None)                    # below band 0: slope 0
+    slopes = np.broadcast_to(np.arange(FLAT_BANDS), absorb.shape)
+    ab_h, ab_k = np.nonzero(absorb)
+    gv_h, gv_k = np.nonzero(give)
+    below_h = np.flatnonzero(give_below)
+    moves = len(up_p) + len(down_p)
+    tails = np.concatenate([up_p, hour_node[down_h], hour_node[ab_h],
+                            np.full(len(gv_h) + len(below_h), balance_node)])
+    heads = np.concatenate([hour_node[up_h], down_p, np.full(len(ab_h), balance_node),
+                            hour_node[gv_h], hour_node[below_h]])
+    caps = np.concatenate([put[up_p, up_h], take[down_p, down_h], absorb[ab_h, ab_k], give[gv_h, gv_k],
+                           give_below[below_h]])
+    costs = np.concatenate([np.full(moves, MOVE_COST), slopes[ab_h, ab_k], -slopes[gv_h, gv_k],
+                            np.zeros(len(below_h), np.int64)])
+    supply = np.concatenate([problem.energy - ref.sum(1), must_give, [0]])
     supply[-1] = -supply.sum()
     flow = SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(tails.astype(np.int32), heads.astype(np.int32),
-                                              caps.astype(np.int64), costs)
+                                              caps.astype(np.int64), costs.astype(np.int64))
     flow.set_nodes_supplies(np.arange(len(supply), dtype=np.int32), supply.astype(np.int64))
     status = flow.solve()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"optimal: movement flow failed (status {status}) for peak {target}")
-    arcs = np.arange(len(up_p) + len(down_p))
-    moved = flow.flows(arcs)
+    moved = flow.flows(np.arange(moves))
     x = ref.astype(np.int64, copy=True)
     x[up_p, up_h] += moved[:len(up_p)]
     x[down_p, down_h] -= moved[len(up_p):]

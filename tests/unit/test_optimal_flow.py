@@ -77,6 +77,35 @@ def test_flow_moves_exactly_as_little_as_the_linear_program(case, seed):
     assert movement(problem, x) == pytest.approx(movement(problem, lp), abs=FLOAT_SLACK)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("case", CASES)
+def test_among_the_least_moving_schedules_the_flow_takes_the_flattest(case, seed):
+    """The tie-break: no schedule that moves as little (here the LP's vertex) is flatter in Σ g(S_h)."""
+    problem = random_problem(case, seed)
+    target = certified_peak(problem)
+    start = np.minimum(problem.base + np.clip(problem.demand, problem.lower, problem.upper).sum(0), target)
+    edges = optimal.flat_bands(start, target)
+    x = optimal.least_movement_flow(problem, target)
+    lp = np.rint(optimal.least_movement(problem, target)).astype(np.int64)     # a vertex: integral
+    assert movement(problem, lp) == movement(problem, x)
+    assert optimal.flatness_penalty(problem.aggregate(x), edges) <= \
+        optimal.flatness_penalty(problem.aggregate(lp), edges)
+
+
+def test_the_tie_break_spreads_what_moves_over_the_low_hours():
+    """One participant must take 30 Wh out of hour 0, and may put it into hours 1-3 at the same
+    movement; the base makes hour 1 already high, so the flattest answer fills hours 2 and 3 evenly."""
+    demand = np.zeros((1, H), np.int64)
+    demand[0, 0] = 60
+    upper = np.zeros((1, H), np.int64)
+    upper[0, :4] = 60
+    base = np.zeros(H, np.int64)
+    base[1:4] = (30, 0, 0)
+    problem = Problem(demand, np.zeros_like(demand), upper, base)
+    x = optimal.least_movement_flow(problem, target=30)
+    np.testing.assert_array_equal(x[0, :4], [30, 0, 15, 15])
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_the_flow_fails_clearly_below_the_least_peak(case):
     """One Wh under the certified peak no schedule exists: the flow says so instead of returning one."""
