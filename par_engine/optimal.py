@@ -29,18 +29,19 @@ Phase 2 (movement)  among schedules with peak <= target, minimise Σ|x − deman
   vertex solution is integral: below IPM_MIN_PARTICIPANTS dual simplex finds
   one. From IPM_MIN_PARTICIPANTS ("lp" only; the default before the flow)
   the interior point method is used without crossover (crossover, i.e.
-  finding the vertex, took ~75 % of the time for 10,000 participants): the optimum is then fractional, spread over many
-  participants, and `recommend.to_integers` rounds it to the target peak,
+  finding the vertex, took ~75 % of the time for 10,000 participants): the
+  optimum is then fractional, spread over many participants, and
+  `recommend.to_integers` rounds it to the target peak,
   which can add a few Wh of movement per participant (0.15 % of the moved
   energy measured for 1,000 participants). Phase 2 runs automatically up to
   MOVEMENT_MAX_PARTICIPANTS; without it the schedule is phase 1's flow
   schedule: of minimum peak, but moving more energy than needed.
 
-Phase 2 as a min-cost flow (`least_movement_flow`). The same
-  program is a network: a node per participant, per hour and one balance
-  node Z. u_ph is an arc p → h (energy put into hour h, capacity
-  upper − r, cost 1), v_ph an arc h → p (energy taken out of it, capacity
-  r − lower, cost 1); participant p supplies E_p − Σ_h r_ph (it conserves
+Phase 2 as a min-cost flow (`least_movement_flow`). The same program is a
+  network: a node per participant, per hour and one balance node Z. u_ph is
+  an arc p → h (energy put into hour h, capacity upper − r), v_ph an arc
+  h → p (energy taken out of it, capacity r − lower), both of the same cost
+  per Wh (MOVE_COST, see the tie-break); participant p supplies E_p − Σ_h r_ph (it conserves
   its day's energy); hour h may absorb at most c_h = target − base_h − Σ_p r_ph
   net (arc h → Z of capacity max(c_h, 0); an hour above the target,
   c_h < 0, must give −c_h: its supply); Z → h lets an hour give more.
@@ -67,15 +68,19 @@ Phase 2 as a min-cost flow (`least_movement_flow`). The same
   networkx's network simplex is pure Python (far too slow for 480,000
   arcs), and HiGHS on the program took 4.6–5.3 s for 10,000 participants
   on an idle machine as a fractional interior point (then rounded), ~20 s
-  for a vertex (bench/README.md). It is single-threaded and has no randomness: the same
-  arcs in the same order give the same flow, bit for bit (the schedules
-  are written on chain, full-stack and in-process runs must agree).
+  for a vertex (bench/README.md). It is single-threaded and has no
+  randomness: the same arcs in the same order give the same flow, bit for
+  bit (the schedules are written on chain, full-stack and in-process runs
+  must agree).
   Where it runs: from FLOW_MIN_PARTICIPANTS (where the interior point ran
   before). Below, dual simplex stays: its vertex is just as optimal
   (the same movement, tested) but often a different one, and the
   simulation's recorded experiment (tests/integration/test_simulation.py,
   test_settlement_leaves_the_experiment_as_it_was_on_main, 5 participants)
-  depends on those very schedules; dual simplex takes < 0.6 s there.
+  depends on those very schedules. The price: just below the threshold
+  dual simplex is slow (999 participants: 1.7–4.5 s at load average 8,
+  the flow 0.03 s); lowering FLOW_MIN_PARTICIPANTS would change the
+  recommendations of such days (equally optimal, flatter).
 """
 from __future__ import annotations
 
@@ -87,8 +92,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import OptimizeWarning, linprog
 from ortools.graph.python.min_cost_flow import SimpleMinCostFlow
+from scipy.optimize import OptimizeWarning, linprog
 from scipy.sparse.csgraph import maximum_flow
 
 from sawgrid.processors.market.units import HOURS_PER_DAY
