@@ -157,7 +157,7 @@ class MarketHandler(SawgridHandler):
             raise invalid("signer", refused)
         score = eligibility.score_of(record, settings)
         penalties = st.penalties(m.day)
-        trade = _Trade(st, book, config, settings, st.pool())
+        trade = _Trade(st, book, config, settings, st.pool_ranking(settings.min_score))
 
         order = pb.Order(id=trade.next_id(), owner=signer, side=m.side, price=m.price, energy=m.energy,
                          remaining=m.energy, seq=book.next_seq - 1, grid_fallback=m.grid_fallback,
@@ -297,13 +297,13 @@ class _Trade(_Outcome):
     money, from its own balance into its own `locked`."""
 
     def __init__(self, st: MarketState, book: pb.Book, config: pb.Config,
-                 settings: rpb.Settings | None = None, pool: rpb.Pool | None = None) -> None:
+                 settings: rpb.Settings | None = None, ranking: cluster.Ranking | None = None) -> None:
         super().__init__()
         self.st = st
         self.book = book
         self.operator = config.system_operator
         self.settings = settings
-        self.snapshot = list(pool.snapshot) if pool is not None else []
+        self.ranking = ranking if ranking is not None else cluster.ranking((), 0)  # the pool's, for the draw
         self.contracts: list[pb.Contract] = []
         self.wallets: dict[str, pb.Wallet] = {}
 
@@ -378,8 +378,8 @@ class _Trade(_Outcome):
             buy.locked -= take
             buy.credit -= credit
         contract_id = self.next_id()
-        drawn = cluster.EMPTY if grid else cluster.draw(
-            self.snapshot, contract_id, seller, buyer, self.settings.min_score, self.settings.cluster_size)
+        drawn = cluster.EMPTY if grid else cluster.draw_ranked(
+            self.ranking, contract_id, seller, buyer, self.settings.cluster_size)
         contract = pb.Contract(
             id=contract_id, day=self.book.day, hour=self.book.hour, seller=seller, buyer=buyer,
             energy=energy, price=price, penalty=penalty, base=base, surcharge=surcharge, wire_fee=fee,

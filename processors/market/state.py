@@ -17,6 +17,7 @@ from sawtooth_sdk.processor.exceptions import InternalError
 
 from sawgrid.processors.market import addresses as addr
 from sawgrid.processors.reputation import addresses as rep
+from sawgrid.processors.reputation import cluster
 from sawgrid.processors.reputation.settings import DEFAULTS as REPUTATION_DEFAULTS
 from sawgrid.protos import market_pb2 as pb
 from sawgrid.protos import reputation_pb2 as rpb
@@ -166,6 +167,21 @@ class MarketState:
 
     def pool(self) -> rpb.Pool:
         return self._read(REP.pool_address(), rpb.Pool) or rpb.Pool()
+
+    def pool_ranking(self, min_score: int) -> cluster.Ranking:
+        """The cluster draw's ranking of the Pool snapshot (reputation's
+        `cluster.ranking`), from the record's bytes through a memo: every order
+        of the day draws from the same snapshot, so it is neither decoded nor
+        sorted again per order."""
+        address = REP.pool_address()
+        if address in self._dirty:
+            return cluster.ranking(self._dirty[address].snapshot, min_score)
+        if address not in self._cache:
+            self.prefetch([address])
+        try:
+            return cluster.pool_ranking(self._cache[address] or b"", min_score)
+        except cluster.BadPool:
+            raise InternalError(f"state at {address} is not a {rpb.Pool.__name__}") from None
 
     # -- writes ----------------------------------------------------------------------
     def put_config(self, config: pb.Config) -> None:
