@@ -20,6 +20,8 @@ from sawgrid.clients.sdk.reputation import format_time
 from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.protos import enrollment_pb2 as epb
 
+LOG = logging.getLogger("sawgrid.enroll")
+
 WAIT_POLL = 1.0
 SLOTS_SHOWN = 5
 
@@ -47,10 +49,14 @@ def _enroll(args: argparse.Namespace) -> int:
     reader = enrollment.EnrollmentReader(s.rest)
     key = s.public_key
     previous = reader.request(key)
-    if previous is not None and previous.status == epb.PENDING:
-        raise SawgridError("you already have a pending request (sawgrid verifiers shows it)")
     vs = reader.verifier_set()
-    _submit(s, enrollment.enroll, s.rest, s.signer, evidence, volunteer=args.volunteer)
+    if previous is not None and previous.status == epb.PENDING:
+        if not args.wait:
+            raise SawgridError("you already have a pending request (sawgrid verifiers shows it; --wait SECONDS "
+                               "waits for its decision)")
+        LOG.info("your join request is already on chain: waiting up to %g s for its decision", args.wait)
+    else:
+        _submit(s, enrollment.enroll, s.rest, s.signer, evidence, volunteer=args.volunteer)
     record = reader.request(key)
     deadline = time.monotonic() + args.wait
     while record.status == epb.PENDING and time.monotonic() < deadline:
@@ -58,6 +64,9 @@ def _enroll(args: argparse.Namespace) -> int:
         record = reader.request(key)
     if record.status == epb.DECLINED:
         raise SawgridError(f"your join request was declined: {record.reason}")
+    if args.wait and record.status == epb.PENDING:
+        raise SawgridError(f"your join request is still pending after {args.wait:g} s: the leader of a coming slot "
+                           f"decides it (sawgrid verifiers); run the same command again to keep waiting")
     doc = enrollment.request_json(record)
 
     def text() -> str:
@@ -227,7 +236,8 @@ def add_parsers(subparsers) -> None:
                    help='JSON identity, e.g. {"meter_serial": "SM-0042", "name": "...", "address": "..."}')
     p.add_argument("--volunteer", action="store_true", help="once approved, volunteer as a verifier")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait up to this long for the decision (default: do not wait)")
+                   help="wait up to this long for the decision, failing if there is none by then; with a request "
+                        "already pending, wait for it instead of sending another (default: do not wait)")
 
     commands = group(subparsers, "verifier", "the enrollment verifier set: volunteer, run the agent")
     command(commands, "volunteer", _volunteer, "offer your certified identity as a verifier",

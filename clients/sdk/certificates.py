@@ -26,6 +26,7 @@ lines: no maintained ECIES package covers secp256k1 with this layout.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import os
 
@@ -56,7 +57,14 @@ class CertificateError(SawgridError):
 def private_key(signer: Signer) -> ec.EllipticCurvePrivateKey:
     """The signer's secp256k1 key as a `cryptography` key (the same scalar).
     sawtooth_signing 1.2.5 is final: its Signer keeps the key as `_private_key`."""
-    return ec.derive_private_key(int(signer._private_key.as_hex(), 16), ec.SECP256K1())
+    return _derived(signer._private_key.as_hex())
+
+
+@functools.lru_cache(maxsize=1024)
+def _derived(scalar_hex: str) -> ec.EllipticCurvePrivateKey:
+    """Deriving computes the public point (a scalar multiplication, ~1 ms): a
+    verifier opening many envelopes and issuing many certificates does it once."""
+    return ec.derive_private_key(int(scalar_hex, 16), ec.SECP256K1())
 
 
 def public_key(hex_key: str) -> ec.EllipticCurvePublicKey:

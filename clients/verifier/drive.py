@@ -9,12 +9,14 @@ submitted (registering the key in the market under its pseudonym first),
 then the verifiers step in turn (an applicant that volunteered and is drawn
 into the set gets an agent of its own) and `advance()` moves time on (an
 `InProcessClient`'s clock by a second, or a short sleep against devnet)
-until every request is decided. `slots` counts the distinct (set, slot)
-pairs the run went through from the first request to the last decision;
-`ledger_blocks` the chain's blocks in that time (BlockInfo numbers).
+until every request is decided. `slots` counts eq. 1's slots from the first
+request to the last decision (slot numbers run on from T_0 across sets, so
+this is chain time in units of τ); `ledger_blocks` the chain's blocks in
+that time (BlockInfo numbers).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -26,7 +28,7 @@ from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.clients.verifier.agent import Verifier
 from sawgrid.processors.block_info.addresses import CONFIG_ADDRESS
-from sawgrid.processors.enrollment.settings import slot_at
+from sawgrid.processors.enrollment.settings import slot_at, slot_window
 from sawgrid.protos import enrollment_pb2 as epb
 from sawgrid.protos.block_info_pb2 import BlockInfoConfig
 
@@ -81,10 +83,19 @@ def _with_new_members(ledger: LedgerClient, verifiers: list[Verifier], vs: epb.V
     return verifiers
 
 
+def _decided(record: epb.RequestRecord | None) -> bool:
+    return record is not None and record.status in (epb.APPROVED, epb.DECLINED)
+
+
 def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollment.Evidence, bool]],
                verifiers: Sequence[Verifier], advance: Callable[[], None], clock: Callable[[], float],
-               max_steps: int = 10_000) -> EnrollmentRun:
-    """Request every applicant's enrollment and step the verifiers until each is decided."""
+               max_steps: int = 10_000, skip_to: Callable[[int], None] | None = None) -> EnrollmentRun:
+    """Request every applicant's enrollment and step the verifiers until each is decided.
+
+    A step in which no verifier did anything leaves nothing to do before the
+    next slot: with `skip_to` (a clock the caller may set, e.g. a replay's)
+    time jumps to where the next slot's leader may propose, else `advance()`
+    ticks it on. Requests are read back only after steps that did something."""
     run = EnrollmentRun()
     reader = enrollment.EnrollmentReader(ledger)
     start_height = _height(ledger)
@@ -94,10 +105,11 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
         key = signer.get_public_key().as_hex()
         waiting[key] = (signer, evidence, volunteer)
     submitted: set[str] = set()
-    seen_slots: set[tuple[int, int]] = set()
+    seen_slots: set[int] = set()
     seen_sets: set[int] = set()
     verifiers = list(verifiers)
-    for _ in range(max_steps):
+    undecided = set(waiting)
+    for step in range(max_steps):
         for key, (signer, evidence, volunteer) in waiting.items():
             if key in submitted:
                 continue
@@ -109,17 +121,24 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
         vs = reader.verifier_set()
         slot = slot_at(int(clock()), vs.t0, vs.slot_seconds) if vs.members else None
         if slot is not None:
-            seen_slots.add((vs.set_id, slot))
+            seen_slots.add(slot)
             seen_sets.add(vs.set_id)
         agents = _with_new_members(ledger, verifiers, vs, waiting, clock)
+        acted = False
         for verifier in agents:
-            verifier.step()
-        records = {k: reader.request(k) for k in waiting}
-        if all(r is not None and r.status in (epb.APPROVED, epb.DECLINED) for r in records.values()):
-            break
-        advance()
+            acted = bool(verifier.step()) or acted
+        if acted or step == 0:
+            undecided = {k for k in undecided if not _decided(reader.request(k))}
+            if not undecided:
+                break
+        if not acted and skip_to is not None and slot is not None:
+            margin = agents[0].margin if agents else 0.0
+            skip_to(slot_window(slot + 1, vs.t0, vs.slot_seconds)[0] + math.ceil(margin / 2))
+        else:
+            advance()
     else:
         raise SawgridError(f"enrollment did not finish in {max_steps} steps")
+    records = {k: reader.request(k) for k in waiting}
     for key, record in records.items():
         if record.status == epb.APPROVED:
             run.approved.append(key)
@@ -129,6 +148,6 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
     run.verification_blocks = len(made)
     run.final_blocks = sum(1 for b in made if b.status == epb.FINAL)
     run.ledger_blocks = _height(ledger) - start_height
-    run.slots = len(seen_slots)
+    run.slots = max(seen_slots) - min(seen_slots) + 1 if seen_slots else 0
     run.sets = len(seen_sets)
     return run

@@ -181,6 +181,26 @@ def test_households_enroll_with_leaders_by_eq1_and_a_restart_does_not_double_sig
     assert all(a != b for a, b in zip(leaders, leaders[1:]))         # the role passes on from slot to slot
 
 
+def test_enroll_wait_fails_while_pending_and_a_rerun_waits_for_the_same_request(verifier_net, tmp_path):
+    """What the compose `meters` service relies on: `enroll --wait` fails (exit 1,
+    one line) when no decision comes in time, and running it again waits for
+    the request already on chain instead of sending a second one."""
+    net, agents = verifier_net
+    ok(net, "keygen", "yan")
+    evidence = tmp_path / "yan.json"
+    evidence.write_text(json.dumps({"meter_serial": "SM-77"}))
+    enroll = ("enroll", "--evidence", str(evidence))
+    assert "still pending after 1 s" in refused(net, *enroll, "--wait", "1", key="yan")  # no agent runs yet
+    assert "already have a pending request" in refused(net, *enroll, key="yan")
+    reader = enrollment.EnrollmentReader(RestClient(net.url))
+    first = reader.request(keys.public_key_of("yan", tmp_path / "keys")).request.commitment
+    for v in VERIFIERS:
+        agents.start(v)
+    doc = json.loads(ok(net, "--json", *enroll, "--wait", "120", key="yan"))
+    assert doc["status"] == "approved", doc
+    assert reader.request(doc["applicant"]).request.commitment == first     # the same request, decided
+
+
 def test_bad_input_is_one_line(verifier_net, tmp_path):
     net, _ = verifier_net
     missing = refused(net, "enroll", "--evidence", str(tmp_path / "nope.json"), key="carol")
