@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     config = SimConfig(seed=args.seed, algorithm=args.algorithm, flexibility=args.flexibility,
                        threshold=args.threshold, malicious_sellers=args.malicious_sellers,
                        malicious_buyers=args.malicious_buyers, settlement=not args.url_given,
-                       baseline=not args.no_baseline)
+                       enrollment=not args.url_given, baseline=not args.no_baseline)
     dataset = _dataset(args)
     attack = f"-ms{args.malicious_sellers}-mb{args.malicious_buyers}" if malicious else ""
     out = args.out or DEFAULT_OUT / f"seed{args.seed}-n{dataset.n}-d{dataset.days()}{attack}{'-fast' if args.fast else ''}"

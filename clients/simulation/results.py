@@ -51,6 +51,8 @@ class SimulationResult:
     trajectories: dict[str, np.ndarray] = field(default_factory=dict)
     #: every simulated day's archive record and its verification (runner.collect_archive); None: not read
     archive: dict | None = None
+    #: how the participants joined: the enrollment protocol's blocks and slots (enrollment.py); None: approved
+    enrollment: dict | None = None
 
     def save(self, folder: Path) -> None:
         """results.json (scalars) + results.npz (arrays), enough to redo the report."""
@@ -67,6 +69,7 @@ class SimulationResult:
             arrays[f"scores_{key}"] = scores
         meta["reputation"] = self.reputation
         meta["archive"] = self.archive
+        meta["enrollment"] = self.enrollment
         np.savez_compressed(folder / "results.npz", **arrays)
         (folder / "results.json").write_text(json.dumps(meta, indent=2))
 
@@ -83,4 +86,4 @@ class SimulationResult:
         trajectories = {name[len("scores_"):]: arrays[name] for name in arrays.files if name.startswith("scores_")}
         return cls(meta["config"], meta["dataset"], meta["participants"], scenarios["without"],
                    scenarios["with"], meta["seconds"], meta["extra"], meta.get("reputation"), trajectories,
-                   meta.get("archive"))
+                   meta.get("archive"), meta.get("enrollment"))

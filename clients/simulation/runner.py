@@ -1,6 +1,9 @@
 """The paper's one-week experiment through the platform (Section 5.2).
 
-Each simulated day, every participant's meter agent trades each hour:
+Every participant joins first through the enrollment protocol: the
+operator's CA certifies the first verifiers, who enroll everyone else
+(:mod:`.enrollment`; operator approval only against ``--url``, whose clock
+the run cannot move). Each simulated day, every participant's meter agent trades each hour:
 sellers offer their surplus, then buyers order what their scenario says,
 then the operator closes the hour. The agents are the meter's own
 (`clients.meter.household.Household`, one per participant and scenario, its
@@ -56,6 +59,7 @@ from sawgrid.clients.sdk import archive, keys, market, reputation
 from sawgrid.clients.sdk.market import MarketReader
 from sawgrid.clients.simulation.data import Dataset
 from sawgrid.clients.simulation.logs import quiet_third_party_logs
+from sawgrid.clients.simulation import enrollment as enroll_
 from sawgrid.clients.simulation import settlement
 from sawgrid.clients.simulation import statistics as stats_
 from sawgrid.clients.simulation.progress import Progress
@@ -104,6 +108,7 @@ class SimConfig:
     malicious_buyers: int = 0          # participants who buy on credit and never pay
     settlement: bool = True            # readings, attestations, expire (needs a clock the run moves: replay.py)
     baseline: bool = True              # with malicious participants, run it again with eligibility disabled
+    enrollment: bool = True            # join by the enrollment protocol (enrollment.py), else operator approval
 
 
 def private_key_for(seed: int, name: str):
@@ -183,6 +188,8 @@ class Simulation:
         self.clock = clock
         if config.settlement and clock is None:
             raise ValueError("settlement needs the replay clock the ledger reads (replay.ReplayClock)")
+        if config.enrollment and clock is None:
+            raise ValueError("enrollment needs the replay clock the ledger reads (its slots are chain time)")
         self.signers = [signer_for(config.seed, p.name) for p in dataset.participants]
         self.keys = [s.get_public_key().as_hex() for s in self.signers]
         self.index = {pk: i for i, pk in enumerate(self.keys)}
@@ -227,6 +234,7 @@ class Simulation:
         self.settings = settlement.experiment_settings()
         self.scores: dict[str, rpb.Score] = {}
         self.wire_fee = 10_000
+        self.enrollment: dict | None = None   # the report's enrollment section (enrollment.py)
 
     def _identity(self, i: int, run: int, scenario: int) -> Signer:
         if i not in self.roles.malicious() or (run, scenario) == (REPUTATION_RUN, 0):
@@ -265,6 +273,8 @@ class Simulation:
             self.sender.run([self.sender.batch(op, [market.init(10_000)])])
         self.wire_fee = (self.reader.config() or pb.Config(wire_fee=10_000)).wire_fee
         identities = self._all_identities()
+        if c.enrollment:
+            self.enrollment = self._enroll(identities)
         self.sender.run([self.sender.batch(s, [market.register(self._name_of(s)[:64])])
                          for s in identities if self.reader.participant(s.get_public_key().as_hex()) is None])
         work = [market.fund(op_pk, c.operator_funds_ueur)]
@@ -283,6 +293,26 @@ class Simulation:
         self.sender.run([self.sender.batch(op, work[i:i + SETUP_CHUNK]) for i in range(0, len(work), SETUP_CHUNK)])
         if c.settlement:
             self._enter(REPUTATION_RUN, 0)
+
+    def _enroll(self, identities: list[Signer]) -> dict:
+        """Every identity joins through the enrollment protocol: the first
+        honest participants are the CA's first verifiers, the rest new meters
+        they enroll (enrollment.py)."""
+        honest = [self.signers[i] for i in range(self.data.n) if self.roles.role(i) == settlement.HONEST]
+        first = honest[:enroll_.FIRST_VERIFIERS]
+        firsts = {s.get_public_key().as_hex() for s in first}
+        newcomers = []
+        for signer in identities:
+            pk = signer.get_public_key().as_hex()
+            participant = self.reader.participant(pk)
+            if pk in firsts or (participant is not None and participant.status == pb.APPROVED):
+                continue  # a first verifier, or a member already
+            name = self.data.participants[self.index[pk]].name
+            label = name if pk == self.keys[self.index[pk]] else f"{name}-{pk[:8]}"
+            newcomers.append((signer, enroll_.meter_serial(self.config.seed, label)))
+        doc = enroll_.enroll_participants(self.rest, self.operator, first, newcomers, self.clock)
+        doc["first_verifiers"] = [self._name_of(s) for s in first]
+        return doc
 
     def _enter(self, run: int, scenario: int) -> None:
         """Before a scenario: the run's settings; this population in the pool, the
@@ -575,6 +605,11 @@ class Simulation:
                   + (f"; {len(self.roles.sellers)} malicious seller(s), {len(self.roles.buyers)} malicious "
                      f"buyer(s), then a baseline run with eligibility disabled" if len(self.runs) > 1 else ""))
         self.setup()
+        if self.enrollment:
+            e = self.enrollment
+            bar.phase(f"enrollment: {e['enrolled']} meter(s) enrolled by {len(e['first_verifiers'])} first "
+                      f"verifier(s) in {e['verification_blocks']} verification block(s), {e['slots']} slot(s) "
+                      f"of {e['slot_seconds']} s, {e['ledger_blocks']} ledger block(s)")
         results = []
         for run in self.runs:
             for scenario, name in ((0, WITHOUT), (1, WITH)):
@@ -611,7 +646,7 @@ class Simulation:
                     "statistics_from": "the ledger mirror (sawgrid sync)" if self.mirror is not None else "the chain"},
             dataset=self.data.source, participants=[p.name for p in self.data.participants],
             without=without, with_=with_, seconds=round(time.perf_counter() - started, 1),
-            reputation=reputation_doc, archive=archive_doc,
+            reputation=reputation_doc, archive=archive_doc, enrollment=self.enrollment,
             trajectories={f"{run}-{scenario}": track.scores for (run, scenario), track in self.tracks.items()}
             if self.config.settlement else {})
 

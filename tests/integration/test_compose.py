@@ -542,8 +542,9 @@ def test_market_init_makes_the_operator_key_the_market_operator_once(tmp_path, c
 
 def test_meters_are_long_running_households_each_enrolled_once(tmp_path, compose):
     """A replica takes the first free slot (a lock it holds while it runs): its own key,
-    enrolled once (register, approve, fund, volunteer), then `sawgrid meter` on its own
-    state file; a restarted replica (down/up) only runs its meter again."""
+    enrolled once through the enrollment protocol (a join request with its evidence,
+    waiting for the verifiers' decision; then funded and volunteering), then `sawgrid
+    meter` on its own state file; a restarted replica (down/up) only runs its meter again."""
     import fcntl
 
     from sawgrid.clients.cli import meter as meter_cli
@@ -557,12 +558,15 @@ def test_meters_are_long_running_households_each_enrolled_once(tmp_path, compose
     result, calls = box.run("meters")
     assert result.returncode == 0, result.stderr
     funcs = [parse_sawgrid(c).func.__name__ for c in calls]
-    assert funcs == ["_keygen", "_participant_register", "_participant_approve", "_operator_fund", "_volunteer",
-                     "_run"], funcs
+    assert funcs == ["_keygen", "_enroll", "_operator_fund", "_volunteer", "_run"], funcs
     first = meter_of(calls)
     assert (first.key, first.source, first.url) == ("household-0", "synthetic:1:0", "http://rest-api-0:8008")
     assert first.state == data / "meters" / "household-0.json"
-    assert [parse_sawgrid(c).key for c in calls[2:4]] == ["operator", "operator"]
+    join = parse_sawgrid(calls[1])
+    assert join.key == "household-0" and join.wait > 0     # no operator approval: the verifiers decide
+    assert json.loads(join.evidence.read_text()) == {"meter_serial": "SYNTH-1-0"}
+    assert parse_sawgrid(calls[2]).key == "operator"
+    assert depends_on(compose["services"]["meters"])["enrollment-init"] == "service_completed_successfully"
     result, calls = box.run("meters")          # restarted: the same slot, nothing enrolled twice
     assert result.returncode == 0 and [parse_sawgrid(c).func for c in calls] == [meter_cli._run]
     assert meter_of(calls).state == first.state

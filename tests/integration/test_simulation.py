@@ -18,6 +18,9 @@ from sawgrid.clients.sdk.ledger import InProcessClient
 from sawgrid.clients.simulation.replay import ReplayClock
 from sawgrid.clients.simulation.report import summary
 from sawgrid.clients.simulation.runner import SimConfig, Simulation, private_key_for, signer_for, start_time
+from sawgrid.clients.sdk import certificates, enrollment
+from sawgrid.clients.simulation.enrollment import FIRST_VERIFIERS
+from sawgrid.protos import enrollment_pb2 as epb
 from sawgrid.protos import market_pb2 as pb
 
 SEED = 3
@@ -44,6 +47,7 @@ def _comparable(result) -> dict:
         assert day["digest"] is None or len(day["digest"]) == 128
         day.pop("digest")
     doc["archive"]["head"].pop("digest")
+    doc["enrollment"].pop("wall_seconds")
     return doc
 
 
@@ -188,3 +192,31 @@ def test_simulate_command_writes_the_report(tmp_path):
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 1 and "Traceback" not in run.stderr, (bad, run.stderr)
         assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, (bad, run.stderr)
+
+
+def test_participants_join_through_enrollment_not_operator_approval():
+    """Every identity of the run (the malicious ones' fresh identities too) is
+    a member because the CA certified it as a first verifier or a quorum of
+    the verifier set enrolled it: its certificate chains to the CA root, and
+    the report counts the blocks and slots it took."""
+    dataset = data.synthetic(n=8, days=3, seed=SEED)
+    rest, sim, result = _fast(dataset, malicious_sellers=1, malicious_buyers=1)
+    reader = enrollment.EnrollmentReader(rest)
+    identities = [s.get_public_key().as_hex() for s in sim._all_identities()]
+    assert len(identities) > dataset.n               # the baseline's fresh identities are enrolled too
+    first = set(reader.verifier_set().members)
+    assert len(first) == FIRST_VERIFIERS
+    enrolled = [k for k in identities if k not in first]
+    for key in identities:
+        assert MarketReader(rest).participant(key).status == pb.APPROVED
+        certificates.verify_chain(reader.chain(key))
+        assert MarketReader(rest).participant(key).name == enrollment.pseudonym(key)   # no name on chain
+    for key in enrolled:
+        record = reader.request(key)
+        assert record.status == epb.APPROVED, key
+        block = reader.block(record.block_slot)
+        assert block.status == epb.FINAL and block.leader in first
+    doc = summary(result)["enrollment"]
+    assert doc["enrolled"] == len(enrolled)
+    assert doc["final_blocks"] == doc["verification_blocks"] == len({reader.request(k).block_slot for k in enrolled})
+    assert doc["slots"] >= doc["final_blocks"]

@@ -192,14 +192,15 @@ def test_a_run_off_a_terminal_prints_each_phase_and_each_day():
     assert [t.split(" done in ")[0] for t in days] == [
         f"{name}: day {d + 1}/3 (2024-02-{12 + d})" for name in (WITHOUT, WITH) for d in range(3)]
     assert text[0] == "setup: 2 participants, 2 scenarios x 3 days (fast)"
+    assert text[1].startswith("enrollment: 0 meter(s) enrolled by 2 first verifier(s)")   # both certified by the CA
     assert text.index(f"{WITHOUT}: reading the contracts back") < text.index(f"{WITH}: trading 3 days")
     assert text[-1].startswith("simulation done in ")
     assert text[-5:-1] == ["with reputation: expiring what the last day left, archiving the last day",
                            "statistics: reading the contracts back", "reputation: reading the settlement back",
                            "archive: verifying every day's record"]
-    # setup; per scenario: trading, days, done, reading; the last day's expire and archive, the
-    # statistics, the settlement read back, the archive verified; end
-    assert len(text) == 1 + 2 * (1 + 3 + 1 + 1) + 4 + 1
+    # setup, enrollment; per scenario: trading, days, done, reading; the last day's expire and archive,
+    # the statistics, the settlement read back, the archive verified; end
+    assert len(text) == 2 + 2 * (1 + 3 + 1 + 1) + 4 + 1
 
 
 def test_simulate_json_keeps_progress_on_stderr_and_only_json_on_stdout(tmp_path, capsys):

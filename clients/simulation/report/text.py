@@ -186,6 +186,8 @@ CONFIG_ROWS = {
                    "readings, attestations and expire after each hour and day"),
     "baseline": ("baseline", lambda v: "yes" if v else "no",
                  "with malicious participants, a second run with eligibility disabled to compare with"),
+    "enrollment": ("enrollment", lambda v: "protocol" if v else "operator approval (a network's clock cannot be "
+                   "replayed)", "how the participants joined: the first verifiers enroll the others"),
 }
 
 
@@ -259,6 +261,7 @@ def summary(result: SimulationResult) -> dict:
         "interpretation": _interpretation(head, stats, cost),
         "reputation": settlement_section.reputation_summary(result),
         "archive": result.archive,
+        "enrollment": result.enrollment,
     }
     return _jsonable(out)
 
@@ -412,10 +415,31 @@ def _markdown(s: dict) -> str:
         L += settlement_section.markdown(s["reputation"])
     if s.get("archive"):
         L += _archive_markdown(s["archive"])
+    if s.get("enrollment"):
+        L += _enrollment_markdown(s["enrollment"])
     L += ["## Configuration", "", "| Setting | Value | |", "|---|---|---|"]
     L += [f"| {name} | {value.replace('|', '/')} | {meaning} |" for name, value, meaning in config_rows(s)]
     L.append("")
     return "\n".join(L)
+
+
+def _enrollment_markdown(e: dict) -> list[str]:
+    """The enrollment section: how the participants joined, in blocks and slots."""
+    chain_time = f"{e['chain_seconds']} s" if e["chain_seconds"] < 120 else f"{e['chain_seconds'] / 60:.1f} min"
+    return ["## Enrollment", "",
+            f"Every participant joined through the enrollment protocol (sawgrid-enrollment), not by operator "
+            f"approval. The operator's CA certified the first verifiers ({', '.join(e['first_verifiers'])}); "
+            f"the {e['enrolled']} other identities sent join requests (a CSR and a commitment to the meter's "
+            f"evidence, sealed for the verifier set) and were approved by verification blocks: in each "
+            f"{e['slot_seconds']} s slot eq. 1's leader proposed one, the others countersigned, and a quorum "
+            f"of the set of {e['set_size']} made it final.", "",
+            "| Meters enrolled | Verification blocks (final) | Slots | Verifier sets | Ledger blocks | "
+            "Chain time | Wall time |", "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {e['enrolled']} | {e['verification_blocks']} ({e['final_blocks']}) | {e['slots']} | "
+            f"{e['verifier_sets']} | {e['ledger_blocks']} | {chain_time} | {e['wall_seconds']:.1f} s |", "",
+            "Ledger blocks counts every block from the first join request to the last decision (BlockInfo "
+            "numbers): one per request, proposal and countersignature. Only the first verifiers volunteer, "
+            "so both modes draw the same sets (clients/simulation/enrollment.py says why).", ""]
 
 
 def _archive_markdown(a: dict) -> list[str]:
