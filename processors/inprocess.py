@@ -58,6 +58,7 @@ simulator come from `unsigned_transaction()` / `unsigned_batch()`.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import time
@@ -201,6 +202,77 @@ class BatchResult:
         return self.valid
 
 
+class CommittedState(dict):
+    """The in-process ledger's committed state: a plain `{address: bytes}` dict
+    that also keeps its addresses in order, so a prefix query (`keys_under`)
+    is a binary search instead of sorting the whole state each time.
+
+    The order is brought up to date lazily: new addresses are appended and
+    sorted in at the next query (one merge of a sorted list with a short
+    tail); a removal re-sorts from scratch. Every way of changing a dict goes
+    through the overrides below, so tests may still write `ledger.state[a] = b`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._order: list[str] | None = None   # None: sort from scratch at the next query
+        self._tail = False                     # addresses appended to _order since its last sort
+
+    def _added(self, address: str) -> None:
+        if self._order is not None and address not in self:
+            self._order.append(address)
+            self._tail = True
+
+    def _reset(self) -> None:
+        self._order, self._tail = None, False
+
+    def __setitem__(self, address, data) -> None:
+        self._added(address)
+        super().__setitem__(address, data)
+
+    def setdefault(self, address, default=None):
+        self._added(address)
+        return super().setdefault(address, default)
+
+    def __delitem__(self, address) -> None:
+        super().__delitem__(address)
+        self._reset()
+
+    def pop(self, address, *default):
+        if address in self:
+            self._reset()
+        return super().pop(address, *default)
+
+    def popitem(self):
+        self._reset()
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._reset()
+        super().clear()
+
+    def update(self, *args, **kwargs) -> None:
+        self._reset()
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def keys_under(self, prefix: str) -> list[str]:
+        """The addresses starting with `prefix`, sorted."""
+        if self._order is None:
+            self._order, self._tail = sorted(self), False
+        elif self._tail:
+            self._order.sort()
+            self._tail = False
+        order = self._order
+        start = bisect.bisect_left(order, prefix)
+        end = start
+        while end < len(order) and order[end].startswith(prefix):
+            end += 1
+        return order[start:end]
+
+
 class InProcessLedger:
     """Committed state in a dict, changed one atomic batch at a time by `handlers`."""
 
@@ -211,20 +283,30 @@ class InProcessLedger:
         for handler in handlers:
             for version in handler.family_versions:
                 self.handlers[(handler.family_name, version)] = handler
-        self.state: dict[str, bytes] = dict(state or {})
+        self.state = state or {}
         self.verify_signatures = verify_signatures
         self.inject_block_info = inject_block_info
         self.clock = clock
         if inject_block_info and (block_info.FAMILY_NAME, block_info.FAMILY_VERSION) not in self.handlers:
             raise ValueError("inject_block_info needs the block_info handler among the handlers")
 
+    @property
+    def state(self) -> CommittedState:
+        """Committed state, {address: bytes}; assigning a dict replaces it."""
+        return self._state
+
+    @state.setter
+    def state(self, entries: dict[str, bytes]) -> None:
+        self._state = CommittedState(entries)
+
     # -- reading ------------------------------------------------------------------
     def get(self, address: str) -> bytes | None:
-        return self.state.get(address)
+        return self._state.get(address)
 
     def items(self, prefix: str = "") -> dict[str, bytes]:
         """Committed entries whose address starts with `prefix`, sorted by address."""
-        return {a: self.state[a] for a in sorted(self.state) if a.startswith(prefix)}
+        state = self.state
+        return {a: state[a] for a in state.keys_under(prefix)}
 
     # -- applying -----------------------------------------------------------------
     def handler_for(self, header: TransactionHeader):
