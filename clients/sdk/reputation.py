@@ -285,7 +285,7 @@ def expire_payloads(contract_ids: Sequence[str]) -> list[rpb.ReputationPayload]:
 def declared(payload: rpb.ReputationPayload, public_key: str, read: Read) -> tuple[list[str], list[str]]:
     """(inputs, outputs) of `payload` signed by `public_key`, from committed state through `read`."""
     try:
-        return access(payload, public_key, read)
+        return access(payload, public_key, read, read.closes if isinstance(read, StateView) else None)
     except ValueError as err:
         raise SawgridError(str(err)) from None
 
@@ -326,12 +326,14 @@ class StateView:
     `load(prefix)` fetches every entry under a prefix in one (paged) query;
     afterwards an address under it that is not there reads as None without a
     request. Use one view for one round of transactions: it does not see what
-    they write."""
+    they write. (So what access() derives of a contract's release from it is
+    kept too, in `closes`: a contract's cluster members all declare it.)"""
 
     def __init__(self, ledger: LedgerClient) -> None:
         self.ledger = ledger
         self._data: dict[str, bytes | None] = {}
         self._loaded: list[str] = []
+        self.closes: dict[str, tuple[list[str], list[str]]] = {}
 
     def load(self, *prefixes: str) -> "StateView":
         for prefix in prefixes:
@@ -356,8 +358,9 @@ class StateView:
 
 
 def point_reads_are_cheap(ledger) -> bool:
-    """In process a state read is a dict lookup and a prefix query sorts the
-    whole state; through REST each read is a request and a prefix query a few."""
+    """In process a state read is a dict lookup and a prefix query copies the
+    whole range (a day's contracts, say); through REST each read is a request
+    and a prefix query a few."""
     return getattr(ledger, "url", "") == "in-process"
 
 
@@ -575,6 +578,11 @@ class Hour:
         config = _decode(pb.Config, self.view(maddr.config_address()), maddr.config_address())
         self.operator = config.system_operator if config is not None else ""
         self._state = ReputationState(_ViewContext(self.view))
+        # the hour is a snapshot, so what is derived from it is derived once: each
+        # contract's honest verdict (asked once per member of its cluster), and
+        # each member's seats (else every member scans every contract of the hour)
+        self._verdicts: dict[str, tuple[Verdict | None, str]] = {}
+        self._seats: dict[str, list[pb.Contract]] | None = None
 
     def _load_by_prefix(self) -> None:
         """Four prefix queries: contracts, positions, readings, settlements."""
@@ -659,20 +667,29 @@ class Hour:
 
     def honest_verdict(self, contract: pb.Contract) -> tuple[Verdict | None, str]:
         """(verdict, "") with delivered = min of the parties' allocations and
-        paid = nothing owed on credit; (None, why) while a reading is missing."""
+        paid = nothing owed on credit; (None, why) while a reading is missing.
+        Computed once per contract of this hour (its records do not change)."""
+        own = self.contracts.get(contract.id) is contract
+        if own and contract.id in self._verdicts:
+            return self._verdicts[contract.id]
         seller = self.allocation(contract, contract.seller, True)
         buyer = self.allocation(contract, contract.buyer, False)
         missing = [who for who, wh in (("seller", seller), ("buyer", buyer)) if wh is None]
+        found: tuple[Verdict | None, str]
         if missing:
-            return None, f"waiting for the {' and '.join(missing)}'s meter reading"
-        return Verdict(contract.id, min(seller, buyer), contract.credit == 0), ""
+            found = None, f"waiting for the {' and '.join(missing)}'s meter reading"
+        else:
+            found = Verdict(contract.id, min(seller, buyer), contract.credit == 0), ""
+        if own:
+            self._verdicts[contract.id] = found
+        return found
 
     def owed(self, member: str) -> list[Owed]:
         """The hour's contracts in whose cluster `member` sits and that it has not
         attested yet (open ones, and settled ones it may still attest late)."""
         out = []
-        for contract in self.contracts.values():
-            if member not in contract.cluster or contract.stage == pb.STAGE_UNSET:
+        for contract in self.seats(member):
+            if contract.stage == pb.STAGE_UNSET:
                 continue
             settlement = self.settlements.get(contract.id)
             if settlement is not None and any(v.member == member for v in settlement.votes):
@@ -687,7 +704,19 @@ class Hour:
 
     def members(self) -> list[str]:
         """Every key sitting in a cluster of this hour."""
-        return sorted({m for c in self.contracts.values() for m in c.cluster})
+        return sorted(self._seat_index())
+
+    def seats(self, member: str) -> list[pb.Contract]:
+        """The hour's contracts in whose cluster `member` sits, in creation order."""
+        return list(self._seat_index().get(member, ()))
+
+    def _seat_index(self) -> dict[str, list[pb.Contract]]:
+        if self._seats is None:
+            self._seats = {}
+            for contract in self.contracts.values():
+                for member in dict.fromkeys(contract.cluster):
+                    self._seats.setdefault(member, []).append(contract)
+        return self._seats
 
     # -- the operator ---------------------------------------------------------------
     def due(self, now: int, settings: rpb.Settings) -> list[str]:

@@ -19,6 +19,12 @@ transaction then fails with an authorization error and is rebuilt.
 
 Raises ValueError for a payload whose addresses cannot be derived (no
 action, malformed contract id); the processor rejects such payloads too.
+
+`closes`, optional, remembers `close_access` per contract id for one `read`
+(a client builds a whole round of transactions over one view of committed
+state: every member of a contract's cluster attests it, so each contract's
+release would otherwise be derived once per member). Pass a fresh dict per
+view; the result is the same with or without it.
 """
 from __future__ import annotations
 
@@ -87,9 +93,10 @@ def close_access(contract_id: str, read: Reader, operator: str) -> tuple[list[st
     return inputs, [address, *wallets, *scores, settlement]
 
 
-def access(payload: rpb.ReputationPayload, signer: str, read: Reader) -> tuple[list[str], list[str]]:
+def access(payload: rpb.ReputationPayload, signer: str, read: Reader,
+           closes: dict[str, tuple[list[str], list[str]]] | None = None) -> tuple[list[str], list[str]]:
     """(inputs, outputs) the transaction for `payload` signed by `signer` needs,
-    given committed state through `read`."""
+    given committed state through `read` (`closes`: see the module docstring)."""
     action = payload.WhichOneof("action")
     market_config, config, pool = m.config_address(), r.config_address(), r.pool_address()
     if action == "configure":
@@ -111,7 +118,12 @@ def access(payload: rpb.ReputationPayload, signer: str, read: Reader) -> tuple[l
     outputs: list[str] = []
 
     def close(contract_id: str) -> None:
-        more_in, more_out = close_access(contract_id, read, operator)
+        if closes is None:
+            more_in, more_out = close_access(contract_id, read, operator)
+        elif contract_id in closes:
+            more_in, more_out = closes[contract_id]
+        else:
+            more_in, more_out = closes[contract_id] = close_access(contract_id, read, operator)
         inputs.extend(more_in)
         outputs.extend(more_out)
 
