@@ -372,6 +372,10 @@ def _synthetic(n: int, days: int, seed: int, start: dt.date) -> Dataset:
 
     margin = QUARTERS_PER_HOUR                  # consumption shift of up to one hour either way
     nq = hours * QUARTERS_PER_HOUR
+    # what does not depend on the participant is computed once, not once per participant
+    # (the same arrays, so the same dataset): each profile's window, each turbine's power curve
+    windows: dict[str, np.ndarray] = {}
+    turbine_w_per_kw: dict[str, np.ndarray] = {}
     participants, cons, pv, wind = [], np.zeros((n, hours)), np.zeros((n, hours)), np.zeros((n, hours))
     for i, ((kind, k, has_pv, has_wind), pseq) in enumerate(zip(plan, part_seqs)):
         rng = np.random.default_rng(pseq)
@@ -379,7 +383,9 @@ def _synthetic(n: int, days: int, seed: int, start: dt.date) -> Dataset:
         profile = profiles[int(rng.integers(len(profiles)))]
         annual = round(_log_uniform(rng, lo, hi), 1)
         shift = int(rng.integers(-margin, margin + 1))
-        frac = _slp_window(profile, local0 - margin * QUARTER, nq + 2 * margin)[margin + shift: margin + shift + nq]
+        if profile not in windows:
+            windows[profile] = _slp_window(profile, local0 - margin * QUARTER, nq + 2 * margin)
+        frac = windows[profile][margin + shift: margin + shift + nq]
         q = annual * WH_PER_KWH * frac
         q *= np.repeat(lognormal(rng, sd_day, days), HOURS_PER_DAY * QUARTERS_PER_HOUR)
         q *= lognormal(rng, sd_q, nq)
@@ -394,7 +400,9 @@ def _synthetic(n: int, days: int, seed: int, start: dt.date) -> Dataset:
             turbine = _TURBINES[int(rng.integers(len(_TURBINES)))][0]
             kw = max(1.0, round(annual * rng.uniform(*wind_ratio) / yields[turbine], 1))
             s = int(rng.integers(-1, 2))
-            power = _wind_w_per_kw(site, turbine)[1 + s: hours + 2 + s] * kw
+            if turbine not in turbine_w_per_kw:
+                turbine_w_per_kw[turbine] = _wind_w_per_kw(site, turbine)
+            power = turbine_w_per_kw[turbine][1 + s: hours + 2 + s] * kw
             wind[i] = _intervals(power) * lognormal(rng, 0.10, hours)
         participants.append(Participant(
             name=f"{kind}-{k:03d}", kind=kind, has_pv=has_pv, has_wind=has_wind,
