@@ -63,6 +63,9 @@ INVALID_SETTLE = 1.5
 POLL_INTERVAL = 0.2
 # Above this many ids, statuses and receipts are asked with a POST (Sawtooth's advice).
 _MAX_GET_IDS = 15
+# Batches per POST /batches: devnet refuses more (devnet/README.md, "Limits");
+# a longer list is posted in order, in requests of at most this many.
+MAX_BATCHES_PER_POST = 1_000
 
 
 # --------------------------------------------------------------------------
@@ -200,7 +203,14 @@ class RestClient:
         """POST /batches. `batches`: serialized BatchList bytes, a BatchList,
         one Batch or an iterable of Batches. Retries 429 (queue full) with
         exponential back-off, at most `max_retries` times. Returns the batch
-        ids, in order."""
+        ids, in order. A list of more than MAX_BATCHES_PER_POST batches is
+        posted in consecutive requests, in order."""
+        if not isinstance(batches, (bytes, bytearray, memoryview)) and \
+                getattr(getattr(batches, "DESCRIPTOR", None), "name", None) not in ("Batch", "BatchList"):
+            batches = list(batches)
+            if len(batches) > MAX_BATCHES_PER_POST:
+                return [i for start in range(0, len(batches), MAX_BATCHES_PER_POST)
+                        for i in self.submit(batches[start:start + MAX_BATCHES_PER_POST])]
         body = _batch_list_bytes(batches)
         delay = self.backoff
         for attempt in range(self.max_retries + 1):

@@ -70,3 +70,27 @@ def test_rest_client_finds_a_block_by_number(tmp_path):
             assert int(block["header"]["block_num"]) == num
         assert rest.block_at(top)["header_signature"] == head["header_signature"]
         assert rest.block_at(top + 1) is None
+
+
+def test_rest_client_posts_a_long_batch_list_in_requests_the_api_takes(tmp_path, monkeypatch):
+    """More batches than one POST /batches may carry (devnet's limit) go in
+    consecutive requests, in order: every batch commits and the ids come back
+    in the order given. One oversized request is what the API refuses."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from inproc_devnet import InProcDevnet, new_signer, one
+    from sawgrid.clients.sdk import rest as rest_module
+    from sawgrid.clients.sdk.rest import RestApiError
+
+    with InProcDevnet(tmp_path / "data", rest={"max_batches_per_request": 5}) as net:
+        signer = new_signer()
+        batches = [one(signer, key=f"k{i}") for i in range(12)]
+        rest = RestClient(f"http://127.0.0.1:{net.api.port}")
+        with pytest.raises(RestApiError, match="12 batches in one request"):
+            rest.submit(rest_module._batch_list_bytes(batches))
+        monkeypatch.setattr(rest_module, "MAX_BATCHES_PER_POST", 5)
+        statuses = rest.submit_and_wait(batches, timeout=60)
+        assert list(statuses) == [b.header_signature for b in batches]
+        assert {s["status"] for s in statuses.values()} == {"COMMITTED"}
