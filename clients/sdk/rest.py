@@ -63,9 +63,13 @@ INVALID_SETTLE = 1.5
 POLL_INTERVAL = 0.2
 # Above this many ids, statuses and receipts are asked with a POST (Sawtooth's advice).
 _MAX_GET_IDS = 15
-# Batches per POST /batches: devnet refuses more (devnet/README.md, "Limits");
-# a longer list is posted in order, in requests of at most this many.
+# Batches per POST /batches: devnet refuses more (devnet/README.md, "Limits").
 MAX_BATCHES_PER_POST = 1_000
+# Bytes per POST /batches body: under the 10 MB that Sawtooth's REST API
+# (--client-max-size) and devnet take by default, which answer a larger body
+# 413 before reading it (the client then sees a broken pipe). A longer list
+# is posted in order, in requests within both limits.
+MAX_POST_BYTES = 8 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------
@@ -203,15 +207,16 @@ class RestClient:
         """POST /batches. `batches`: serialized BatchList bytes, a BatchList,
         one Batch or an iterable of Batches. Retries 429 (queue full) with
         exponential back-off, at most `max_retries` times. Returns the batch
-        ids, in order. A list of more than MAX_BATCHES_PER_POST batches is
-        posted in consecutive requests, in order."""
-        if not isinstance(batches, (bytes, bytearray, memoryview)) and \
-                getattr(getattr(batches, "DESCRIPTOR", None), "name", None) not in ("Batch", "BatchList"):
-            batches = list(batches)
-            if len(batches) > MAX_BATCHES_PER_POST:
-                return [i for start in range(0, len(batches), MAX_BATCHES_PER_POST)
-                        for i in self.submit(batches[start:start + MAX_BATCHES_PER_POST])]
-        body = _batch_list_bytes(batches)
+        ids, in order. Batches beyond one request's limits (MAX_BATCHES_PER_POST,
+        MAX_POST_BYTES) are posted in consecutive requests, in order."""
+        if isinstance(batches, (bytes, bytearray, memoryview)) or \
+                getattr(getattr(batches, "DESCRIPTOR", None), "name", None) in ("Batch", "BatchList"):
+            return self._post_batches(_batch_list_bytes(batches))
+        bodies = list(_batch_list_bodies(batches))   # a batch too large for any request fails before any is sent
+        return [i for body in bodies for i in self._post_batches(body)]
+
+    def _post_batches(self, body: bytes) -> list[str]:
+        """One POST /batches of a serialized BatchList; the batch ids, in order."""
         delay = self.backoff
         for attempt in range(self.max_retries + 1):
             try:
@@ -532,6 +537,25 @@ def _only(**params: Any) -> dict[str, Any]:
 def _reason(error: OSError) -> str:
     text = error.strerror or str(error) or type(error).__name__
     return text[:1].lower() + text[1:]
+
+
+def _batch_list_bodies(batches: Iterable[Any]) -> Iterator[bytes]:
+    """Serialized BatchLists of `batches`, in order, each within one POST's
+    limits (MAX_BATCHES_PER_POST batches, MAX_POST_BYTES bytes)."""
+    body, count = bytearray(), 0
+    for batch in batches:
+        encoded = batch.SerializeToString()
+        entry = b"\x0a" + _varint(len(encoded)) + encoded  # BatchList.batches = field 1
+        if len(entry) > MAX_POST_BYTES:
+            raise SawgridError(f"batch {batch.header_signature[:16]} is {len(entry) / 1e6:.1f} MB, more than one "
+                               f"POST /batches may carry ({MAX_POST_BYTES / 1e6:.1f} MB): split its transactions")
+        if count and (count == MAX_BATCHES_PER_POST or len(body) + len(entry) > MAX_POST_BYTES):
+            yield bytes(body)
+            body, count = bytearray(), 0
+        body += entry
+        count += 1
+    if count:
+        yield bytes(body)
 
 
 def _batch_list_bytes(batches: bytes | Any | Iterable[Any]) -> bytes:

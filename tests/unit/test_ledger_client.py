@@ -82,6 +82,7 @@ def test_rest_client_posts_a_long_batch_list_in_requests_the_api_takes(tmp_path,
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from inproc_devnet import InProcDevnet, new_signer, one
     from sawgrid.clients.sdk import rest as rest_module
+    from sawgrid.clients.sdk.errors import SawgridError
     from sawgrid.clients.sdk.rest import RestApiError
 
     with InProcDevnet(tmp_path / "data", rest={"max_batches_per_request": 5}) as net:
@@ -94,3 +95,14 @@ def test_rest_client_posts_a_long_batch_list_in_requests_the_api_takes(tmp_path,
         statuses = rest.submit_and_wait(batches, timeout=60)
         assert list(statuses) == [b.header_signature for b in batches]
         assert {s["status"] for s in statuses.values()} == {"COMMITTED"}
+        # and by size: a body above the API's byte limit is split too (here: 3 batches a request)
+        more = [one(signer, key=f"m{i}") for i in range(7)]
+        size = len(rest_module._batch_list_bytes(more[:1]))
+        monkeypatch.setattr(rest_module, "MAX_POST_BYTES", 3 * size)
+        assert [len(body) for body in rest_module._batch_list_bodies(more)] == [3 * size, 3 * size, size]
+        statuses = rest.submit_and_wait(more, timeout=60)
+        assert list(statuses) == [b.header_signature for b in more]
+        assert {s["status"] for s in statuses.values()} == {"COMMITTED"}
+        monkeypatch.setattr(rest_module, "MAX_POST_BYTES", size - 1)
+        with pytest.raises(SawgridError, match="more than one POST /batches may carry"):
+            rest.submit(more)
