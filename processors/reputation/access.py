@@ -77,7 +77,11 @@ def _earlier(read: Reader, contract: pb.Contract, public_key: str, sold: bool) -
 def close_access(contract_id: str, read: Reader, operator: str) -> tuple[list[str], list[str]]:
     """(inputs, outputs) of settling contract `contract_id`: its release
     (wallets), its scores and its Settlement, and what the readings'
-    allocation reads."""
+    allocation reads. The system operator's side of a grid contract reads
+    neither a reading nor its Position (the grid moves exactly the contracted
+    energy), so its hour's other contracts, one per buyer or seller the grid
+    served, are not declared: with them a reading's inputs grew with the
+    number of participants (about 900 addresses at 1,000 participants)."""
     address = _contract_address(contract_id)
     contract = _parse(read, address, pb.Contract)
     if contract is None:
@@ -87,9 +91,11 @@ def close_access(contract_id: str, read: Reader, operator: str) -> tuple[list[st
     wallets = [m.wallet_address(key) for key in parties + ([operator] if operator else [])]
     scores = [r.score_address(key) for key in [*parties, *contract.cluster]]
     settlement = r.settlement_address(day, hour, contract.id)
-    inputs = [address, m.grid_prices_address(day), *wallets, *scores, settlement,
-              *(r.reading_address(day, hour, key) for key in parties),
-              *_earlier(read, contract, contract.seller, True), *_earlier(read, contract, contract.buyer, False)]
+    inputs = [address, m.grid_prices_address(day), *wallets, *scores, settlement]
+    for key, sold in ((contract.seller, True), (contract.buyer, False)):
+        if contract.grid and key == operator:
+            continue  # the grid side: no reading, no allocation over its Position (settle.allocation)
+        inputs += [r.reading_address(day, hour, key), *_earlier(read, contract, key, sold)]
     return inputs, [address, *wallets, *scores, settlement]
 
 

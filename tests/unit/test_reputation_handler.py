@@ -454,6 +454,24 @@ def test_grid_sale_settles_on_the_buyers_reading(w):
     assert len(result.events) == 1
 
 
+def test_a_grid_buyers_reading_declares_no_more_as_the_grid_serves_more_buyers(w):
+    """The grid side reads no Position (settle.allocation), so a buyer's
+    reading does not declare the operator's other grid sales of the hour:
+    at 1,000 participants they made each reading's header ~60 KB."""
+    def last_reading(buyers: int) -> tuple[str, int]:
+        keys = [w.participant(f"grid-buyer-{buyers}-{i}") for i in range(buyers)]
+        for b in keys:
+            w.add_contract(w.op, b, grid=True, price=300_000)
+        inputs, _ = access(reading(received=1_000), keys[-1], w.ledger.get)
+        return keys[-1], len(inputs)
+
+    assert last_reading(2)[1] == (found := last_reading(20))[1]
+    last = found[0]
+    w.at(HOUR_END)
+    w.ok(last, reading(received=1_000))          # what it declared is all the handler reads
+    assert {c.stage for c in w.contracts() if c.buyer == last} == {pb.SETTLED}
+
+
 def test_grid_purchase_settles_on_the_sellers_reading(w):
     s = w.participant("seller")
     cid = w.add_contract(s, w.op, grid=True, price=GRID_BUY)
