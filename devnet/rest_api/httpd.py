@@ -157,7 +157,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._send(ApiError(http_error(e.status, str(e))).response())
             return
         host, port = self.server.server_address[:2]
-        req = Request.parse(self.command, self.path, self.headers, body, f"{host}:{port}")
+        scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+        req = Request.parse(self.command, self.path, self.headers, body, f"{host}:{port}", scheme)
         response = dispatch(api.routes, req)
         if api.faults is not None and api.faults.drop(req.path):
             LOGGER.warning("fault injection: %s %s closed without an answer", req.method, req.path)

@@ -39,16 +39,19 @@ class Request:
     headers: Any  # email.message.Message (case-insensitive .get)
     body: bytes
     host: str  # the Host the client used
+    scheme: str = "http"  # how the client reached us: "https" on a TLS connection
 
     @classmethod
-    def parse(cls, method: str, target: str, headers: Any, body: bytes, host: str) -> Request:
+    def parse(cls, method: str, target: str, headers: Any, body: bytes, host: str,
+              scheme: str = "http") -> Request:
         """From the request target (path?query), headers (anything with a
-        case-insensitive `.get`), body, and the server's own host:port."""
+        case-insensitive `.get`), body, the server's own host:port and the
+        connection's scheme."""
         parts = urlsplit(target)
         query: dict[str, str] = {}
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
             query.setdefault(key, value)
-        return cls(method, unquote(parts.path), query, headers, body, headers.get("Host") or host)
+        return cls(method, unquote(parts.path), query, headers, body, headers.get("Host") or host, scheme)
 
     def media_type(self) -> str:
         """The Content-Type without parameters, lowercased."""
@@ -64,7 +67,7 @@ class Request:
         keys = [k for k in ("head", "start", "limit") if k in query]
         keys += sorted(k for k in query if k not in ("head", "start", "limit"))
         parts = [k if query[k] == "" else f"{k}={query[k]}" for k in keys]
-        scheme = _forwarded(self.headers, "proto") or "http"
+        scheme = _forwarded(self.headers, "proto") or self.scheme
         host = _forwarded(self.headers, "host") or self.host
         prefix = _forwarded(self.headers, "path")
         return f"{scheme}://{host}{prefix}{path if path is not None else self.path}" + (

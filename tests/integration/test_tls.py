@@ -78,6 +78,8 @@ def test_rest_client_verifies_against_the_ca_it_is_given_and_refuses_without_it(
     client = RestClient(https_devnet.url, ca_cert=cert)
     client.submit_and_wait([kv_batch(signer, "over-tls", b"secret")], timeout=60)
     assert client.state(kv_address("over-tls")) == b"secret"
+    link = client._call("GET", "/blocks", query={"limit": 1})["link"]
+    assert link.startswith(https_devnet.url.rstrip("/") + "/blocks?")   # links name the scheme it was reached by
     with pytest.raises(RestError):  # plain HTTP to the HTTPS port: an error, never a hang
         RestClient(https_devnet.url.replace("https", "http"), timeout=10).head_id()
     with pytest.raises(RestError, match="no such file"):
