@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, NamedTuple, Sequence
@@ -79,7 +78,6 @@ from sawgrid.protos.envelopes import unsigned_batch, unsigned_transaction  # noq
 from sawgrid.protos.verify import BatchRejected, check_batch  # noqa: E402
 from sawgrid.protos.sawtooth import (  # noqa: E402
     Batch,
-    BatchHeader,
     Event,
     Transaction,
     TransactionHeader,

@@ -36,7 +36,6 @@ import yaml
 from sawgrid.clients.cli import main as sawgrid_cli
 from sawgrid.clients.cli import market as market_cli
 from sawgrid.clients.cli.main import build_parser
-from sawgrid.clients.cli import simulate as simulate_cli
 from sawgrid.clients.cli import par as par_cli
 from sawgrid.par_engine.cron import Cron
 from sawgrid.clients.cli import tp as tp_cli
