@@ -23,6 +23,7 @@ from sawgrid.clients.sdk.rest import BatchInvalid, RestApiError, RestClient
 from sawgrid.processors.kv.addresses import KV, kv_address
 from sawgrid.protos.envelopes import make_batch, make_transaction
 from sawgrid.protos.kv_pb2 import KvPayload
+from sawgrid.protos.sawtooth import BatchList
 
 TEST_DEADLINE = 300  # seconds for a whole test, devnet start and stop included
 COMMIT_WAIT = 60  # seconds a valid batch may take to commit behind the hostile traffic
@@ -92,8 +93,8 @@ def test_oversized_batches_and_requests_are_refused_and_commits_go_on(make_devne
     assert (info.value.status, info.value.code) == (400, 30)
     assert f"10000 transactions; at most {MAX_BATCH_TRANSACTIONS} per batch" in info.value.detail
     too_many = [kv_batch(signer, f"many{i}") for i in range(MAX_BATCHES_PER_REQUEST + 1)]
-    with pytest.raises(RestApiError) as info:
-        client.submit(too_many)
+    with pytest.raises(RestApiError) as info:   # one BatchList is one request (a list of batches would be split)
+        client.submit(BatchList(batches=too_many))
     assert (info.value.status, info.value.code) == (400, 30)
     assert f"{MAX_BATCHES_PER_REQUEST + 1} batches in one request" in info.value.detail
     assert client.state(kv_address("huge0")) is None and client.state(kv_address("many0")) is None
