@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib.util
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,12 +22,14 @@ PROTO_DIR = Path(__file__).resolve().parent
 
 
 def generate(out_dir: Path) -> list[Path]:
-    """Compile every .proto in PROTO_DIR into `out_dir`; returns the written files."""
-    try:
-        from grpc_tools import protoc
-    except ImportError:
-        raise SystemExit("grpcio-tools is not installed: pip install -e '.[dev]'") from None
-    import grpc_tools
+    """Compile every .proto in PROTO_DIR into `out_dir`; returns the written files.
+
+    protoc runs in a child process (`python -m grpc_tools.protoc`): its C++
+    extension and OR-Tools' (the PAR engine's min-cost flow) each carry their
+    own protobuf and abseil, and loading both into one process crashes it."""
+    spec = importlib.util.find_spec("grpc_tools")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("grpcio-tools is not installed: pip install -e '.[dev]'")
 
     with tempfile.TemporaryDirectory() as tmp:
         src_root = Path(tmp) / "src"
@@ -36,11 +40,13 @@ def generate(out_dir: Path) -> list[Path]:
             shutil.copy(proto, pkg / proto.name)
         gen_root = Path(tmp) / "gen"
         gen_root.mkdir()
-        include = Path(grpc_tools.__file__).parent / "_proto"
-        args = ["protoc", f"-I{src_root}", f"-I{include}", f"--python_out={gen_root}"]
+        include = Path(spec.submodule_search_locations[0]) / "_proto"
+        args = [sys.executable, "-m", "grpc_tools.protoc", f"-I{src_root}", f"-I{include}",
+                f"--python_out={gen_root}"]
         args += [f"sawgrid/protos/{p.name}" for p in protos]
-        if protoc.main(args) != 0:
-            raise SystemExit("protoc failed")
+        result = subprocess.run(args, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"protoc failed: {result.stderr.strip()}")
         written = []
         for produced in sorted((gen_root / "sawgrid" / "protos").glob("*_pb2.py")):
             target = out_dir / produced.name
