@@ -26,7 +26,8 @@ verdict an honest member computes from the readings on chain
 (`clients.sdk.reputation.Hour`; one transaction per member, another round).
 After each day the operator expires what the previous day left (its
 deadline has then passed) and refreshes the validator pool; at setup every
-participant volunteered and the operator configured the run's settings
+participant volunteered (the first MAX_VOLUNTEERS of them, the pool's cap,
+above 1,000 participants) and the operator configured the run's settings
 (:mod:`.settlement`). Malicious sellers read 0 Wh, malicious buyers buy on
 credit and never pay; orders the chain would refuse (a Q-score below the
 minimum) are not placed, and the hour is recorded. With malicious
@@ -75,6 +76,7 @@ from sawgrid.processors.inprocess import unsigned_batch, unsigned_transaction
 from sawgrid.processors.market.addresses import MARKET, access
 from sawgrid.processors.market.units import HOURS_PER_DAY, NO_PENALTY, day_date, day_number, trade_amounts
 from sawgrid.processors.reputation import eligibility
+from sawgrid.processors.reputation.payload import MAX_VOLUNTEERS
 from sawgrid.processors.reputation import settle as rules
 from sawgrid.processors.reputation.settings import DAY_SECONDS, HOUR_SECONDS
 from sawgrid.protos import market_pb2 as pb
@@ -255,6 +257,13 @@ class Simulation:
     def _keys(self, run: int, scenario: int) -> list[str]:
         return [s.get_public_key().as_hex() for s in self.populations[(run, scenario)]]
 
+    def _volunteers(self, run: int, scenario: int) -> list[str]:
+        """Who of this population volunteers as a validator: everyone, up to the
+        pool's cap (MAX_VOLUNTEERS, processors/reputation/payload.py: every
+        order reads the pool), then the first in participant order. The rest
+        trade and are scored alike; they are only never drawn into a cluster."""
+        return self._keys(run, scenario)[:MAX_VOLUNTEERS]
+
     def _all_identities(self) -> list[Signer]:
         """Honest keys in participant order, then the malicious ones' other identities."""
         seen, out = set(), []
@@ -331,7 +340,7 @@ class Simulation:
         if current.settings() != settings:
             batches.append(self.sender.reputation_batch(self.operator, [reputation.configure(settings)], view))
         pool = set(current.pool().volunteers)
-        wanted = self._keys(run, scenario)
+        wanted = self._volunteers(run, scenario)
         for pk in sorted(pool - set(wanted)):
             if pk in self.signer_of:
                 batches.append(self.sender.reputation_batch(self.signer_of[pk], [reputation.withdraw()], view))
@@ -342,7 +351,7 @@ class Simulation:
         self.sender.run([self.sender.reputation_batch(self.operator, [reputation.refresh_pool()],
                                                       reputation.StateView(self.rest))])
         self.settings = settings
-        self._read_scores(wanted)
+        self._read_scores(self._keys(run, scenario))
 
     # -- trading ----------------------------------------------------------------------
     def plans(self, scenario: int, d: int, run: int = REPUTATION_RUN) -> list:
@@ -649,7 +658,7 @@ class Simulation:
                                 without.sold_wh[honest], with_.sold_wh[honest])
         return SimulationResult(
             config={**asdict(self.config), "participants": len(self.keys), "days": self.data.days(),
-                    "mode": self.mode,
+                    "mode": self.mode, "validator_pool": len(self._volunteers(REPUTATION_RUN, 0)),
                     "statistics_from": "the ledger mirror (sawgrid sync)" if self.mirror is not None else "the chain"},
             dataset=self.data.source, participants=[p.name for p in self.data.participants],
             without=without, with_=with_, seconds=round(time.perf_counter() - started, 1),

@@ -220,3 +220,23 @@ def test_participants_join_through_enrollment_not_operator_approval():
     assert doc["enrolled"] == len(enrolled)
     assert doc["final_blocks"] == doc["verification_blocks"] == len({b.slot for b in decided_in.values()})
     assert doc["slots"] >= doc["final_blocks"]
+
+
+def test_above_the_pool_cap_the_first_participants_volunteer(monkeypatch):
+    """A town has more participants than the validator pool takes (MAX_VOLUNTEERS):
+    the run still trades and settles; the first participants, up to the cap, are
+    the pool, and every cluster is drawn from them. (The cap is lowered to 5 here,
+    in the processor as in the runner, so that 8 participants exceed it.)"""
+    from sawgrid.clients.simulation import runner
+    from sawgrid.processors.reputation import handler
+    monkeypatch.setattr(runner, "MAX_VOLUNTEERS", 5)
+    monkeypatch.setattr(handler, "MAX_VOLUNTEERS", 5)
+    rest, sim, result = _fast(data.synthetic(n=8, days=3, seed=SEED))
+    pool = sorted(sim.keys[:5])
+    from sawgrid.clients.sdk import reputation
+    assert sorted(reputation.ReputationReader(rest).pool().volunteers) == pool
+    contracts = [pb.Contract.FromString(raw) for raw in _contracts(rest, sim)]
+    clustered = [c for c in contracts if c.cluster]
+    assert clustered and all(set(c.cluster) <= set(pool) for c in clustered)
+    assert {c.stage for c in contracts} == {pb.SETTLED}
+    assert result.config["validator_pool"] == 5

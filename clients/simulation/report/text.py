@@ -30,6 +30,7 @@ from sawgrid.clients.simulation.report.stats import (
 )
 from sawgrid.clients.simulation.results import SimulationResult, WITH, WITHOUT
 from sawgrid.processors.market.units import NO_PENALTY, WH_PER_KWH
+from sawgrid.processors.reputation.payload import MAX_VOLUNTEERS
 
 # --------------------------------------------------------------------------- summary
 
@@ -188,6 +189,8 @@ CONFIG_ROWS = {
                  "with malicious participants, a second run with eligibility disabled to compare with"),
     "enrollment": ("enrollment", lambda v: "protocol" if v else "operator approval (a network's clock cannot be "
                    "replayed)", "how the participants joined: the first verifiers enroll the others"),
+    "validator_pool": ("validator_pool", lambda v: f"{int(v):,} volunteers",
+                       f"the clusters are drawn from: every participant, up to the pool's cap of {MAX_VOLUNTEERS:,}"),
 }
 
 
