@@ -232,11 +232,29 @@ def schedule(vs: epb.VerifierSet, now: int, count: int = 5) -> list[Slot]:
 
 
 class EnrollmentReader:
-    """Decoded enrollment records; a missing record is None (or empty)."""
+    """Decoded enrollment records; a missing record is None (or empty).
+
+    `requests()` and `blocks()` list every record under their prefix, and an
+    agent lists them at every step: a reader keeps each record it decoded with
+    its bytes and decodes again only what changed. The records it returns are
+    therefore shared between calls: read them, do not modify them."""
 
     def __init__(self, ledger: LedgerClient) -> None:
         self.ledger = ledger
         self.market = market.MarketReader(ledger)
+        self._decoded: dict[str, dict[str, tuple[bytes, object]]] = {}
+
+    def _under(self, cls, prefix: str) -> list:
+        """Every record under `prefix`, in address order, decoded once per content."""
+        before = self._decoded.get(prefix, {})
+        now: dict[str, tuple[bytes, object]] = {}
+        for address, data in self.ledger.state_prefix(prefix):
+            kept = before.get(address)
+            if kept is None or (kept[0] is not data and kept[0] != data):
+                kept = (data, _decode(cls, data, address))
+            now[address] = kept
+        self._decoded[prefix] = now
+        return [record for _, record in now.values()]
 
     def _one(self, cls, address: str):
         return _decode(cls, self.ledger.state(address), address)
@@ -258,14 +276,14 @@ class EnrollmentReader:
         return self._one(epb.RequestRecord, eaddr.request_address(public_key))
 
     def requests(self) -> list[epb.RequestRecord]:
-        return [_decode(epb.RequestRecord, data, a) for a, data in self.ledger.state_prefix(eaddr.requests_prefix())]
+        return self._under(epb.RequestRecord, eaddr.requests_prefix())
 
     def block(self, slot: int) -> epb.Block | None:
         return self._one(epb.Block, eaddr.block_address(slot))
 
     def blocks(self, set_id: int | None = None) -> list[epb.Block]:
         """Every verification block (of set `set_id` only, if given), in slot order."""
-        found = [_decode(epb.Block, data, a) for a, data in self.ledger.state_prefix(eaddr.blocks_prefix())]
+        found = self._under(epb.Block, eaddr.blocks_prefix())
         return sorted((b for b in found if set_id is None or b.set_id == set_id), key=lambda b: b.slot)
 
     def chain(self, public_key: str) -> list[bytes]:

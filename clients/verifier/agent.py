@@ -38,6 +38,7 @@ from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.clients.sdk.rest import BatchInvalid, BatchTimeout
 from sawgrid.clients.verifier.journal import Journal
 from sawgrid.processors.enrollment.settings import leader, slot_at, slot_window
+from sawgrid.processors.enrollment.payload import MAX_DECISIONS
 from sawgrid.protos import enrollment_pb2 as epb
 
 LOG = logging.getLogger("sawgrid.verifier")
@@ -159,7 +160,7 @@ class Verifier:
             return
         settings = self.reader.settings()
         decisions = []
-        for record in ready[:16]:
+        for record in ready[:MAX_DECISIONS]:
             verdict = evaluate(record, self.signer, self.known)
             d = epb.Decision(applicant=record.applicant, commitment=record.request.commitment,
                              accept=verdict.accept, reason=verdict.reason)

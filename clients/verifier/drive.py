@@ -17,6 +17,7 @@ that time (BlockInfo numbers).
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -28,9 +29,15 @@ from sawgrid.clients.sdk.ledger import LedgerClient
 from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.clients.verifier.agent import Verifier
 from sawgrid.processors.block_info.addresses import CONFIG_ADDRESS
+from sawgrid.processors.enrollment.payload import MAX_DECISIONS
 from sawgrid.processors.enrollment.settings import slot_at, slot_window
 from sawgrid.protos import enrollment_pb2 as epb
 from sawgrid.protos.block_info_pb2 import BlockInfoConfig
+
+
+# Open requests enroll_all keeps at once: four slots' worth of the decisions a
+# leader's block holds, so that every slot's leader has a full block to propose.
+REQUESTS_IN_FLIGHT = 4 * MAX_DECISIONS
 
 
 @dataclass
@@ -95,7 +102,12 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
     A step in which no verifier did anything leaves nothing to do before the
     next slot: with `skip_to` (a clock the caller may set, e.g. a replay's)
     time jumps to where the next slot's leader may propose, else `advance()`
-    ticks it on. Requests are read back only after steps that did something."""
+    ticks it on. Requests are read back only after steps that did something.
+
+    At most REQUESTS_IN_FLIGHT requests are open at a time, as meters that
+    join over a day would be: every agent looks at every pending request at
+    every step, so thousands of them pending at once made enrolling a town
+    quadratic (10,000 meters took over 15 minutes of setup)."""
     run = EnrollmentRun()
     reader = enrollment.EnrollmentReader(ledger)
     start_height = _height(ledger)
@@ -109,15 +121,17 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
     seen_sets: set[int] = set()
     verifiers = list(verifiers)
     undecided = set(waiting)
+    queue = deque(waiting)   # not requested yet, in the caller's order
     for step in range(max_steps):
-        for key, (signer, evidence, volunteer) in waiting.items():
-            if key in submitted:
-                continue
+        open_requests = len(submitted) - (len(waiting) - len(undecided))
+        while queue and open_requests < REQUESTS_IN_FLIGHT:
+            signer, evidence, volunteer = waiting[queue[0]]
             try:
                 enrollment.enroll(ledger, signer, evidence, volunteer=volunteer)
-                submitted.add(key)
             except BatchInvalid:
-                pass  # the set changed under it: sealed again for the new set at the next step
+                break  # the set changed under it: sealed again for the new set at the next step
+            submitted.add(queue.popleft())
+            open_requests += 1
         vs = reader.verifier_set()
         slot = slot_at(int(clock()), vs.t0, vs.slot_seconds) if vs.members else None
         if slot is not None:
@@ -128,7 +142,8 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
         for verifier in agents:
             acted = bool(verifier.step()) or acted
         if acted or step == 0:
-            undecided = {k for k in undecided if not _decided(reader.request(k))}
+            decided = {r.applicant for r in reader.requests() if _decided(r)}
+            undecided -= decided
             if not undecided:
                 break
         if not acted and skip_to is not None and slot is not None:
