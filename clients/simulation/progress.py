@@ -14,6 +14,12 @@ written and flushed as it happens, stamped with the time since the start::
     [   14.9 s] without recommendations: day 1/7 (2024-02-12) done in 11.8 s
     ...
 
+A large run's day takes minutes (10,000 participants: about ten), so off a
+terminal an hour also gets a line when HOUR_LINE_SECONDS have passed since
+the last line::
+
+    [  352.6 s] without recommendations: hour 2/72 (2024-02-12 01:00) done
+
 No estimate of the time left, in either mode. The work per simulated hour
 is not uniform: days 1-2 have no recommendations; from day 3 on the
 scenario with recommendations reads every participant's recommendation and
@@ -38,6 +44,10 @@ __all__ = ["Progress"]
 
 #: tqdm's default format without {remaining} and {rate_fmt} (see the module docstring)
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} h [{elapsed}{postfix}]"
+
+
+#: off a terminal, an hour's line once this long has passed without a line
+HOUR_LINE_SECONDS = 30.0
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -73,7 +83,8 @@ class Progress:
         self._bar: tqdm | None = None
         self._label = ""
         self._days = 0
-        self._scenario_started = self._day_started = self._started
+        self._scenario_started = self._day_started = self._last_line = self._started
+        self._hours = self._hours_done = 0
 
     def elapsed(self) -> float:
         """Seconds since this Progress was made."""
@@ -87,6 +98,7 @@ class Progress:
         """A scenario of `days` simulated days of `hours_per_day` hours starts."""
         self.end()
         self._label, self._days = label, days
+        self._hours, self._hours_done = days * hours_per_day, 0
         self._scenario_started = self._day_started = self._clock()
         if not self.enabled:
             return
@@ -98,9 +110,12 @@ class Progress:
 
     def hour(self, note: str = "") -> None:
         """One simulated hour is done; `note` (e.g. the hour traded) shows on the bar."""
+        self._hours_done += 1
         if self._bar is not None:
             self._bar.set_postfix_str(note, refresh=False)
             self._bar.update(1)
+        elif self.enabled and self._clock() - self._last_line >= HOUR_LINE_SECONDS:
+            self._line(f"{self._label}: hour {self._hours_done}/{self._hours}{f' ({note})' if note else ''} done")
 
     def note(self, text: str) -> None:
         """What the scenario is doing now, between hours (e.g. the PAR engine's run); bar only."""
@@ -128,7 +143,8 @@ class Progress:
     def _line(self, text: str) -> None:
         if not self.enabled:
             return
-        line = f"[{self.elapsed():7.1f} s] {text}"
+        self._last_line = now = self._clock()
+        line = f"[{now - self._started:7.1f} s] {text}"
         if self._bar is not None:
             self._bar.write(line, file=self.stream)        # above the bar, which is redrawn below
         else:

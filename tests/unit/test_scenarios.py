@@ -111,22 +111,40 @@ def test_progress_off_a_terminal_prints_one_flushed_line_per_day():
     p.begin("without recommendations", 3, 24)
     for d in range(3):
         for _ in range(24):
-            p.hour("an hour")                       # nothing per hour off a terminal
+            p.hour("an hour")                       # no line: 12 s pass in a day here
         p.day(d, f"2024-02-{12 + d}")
     p.end()
     lines = out.getvalue().splitlines()
-    # clock: 0.5 at construction, +0.5 per call; every line reads it for its stamp
+    # clock: 0.5 at construction, +0.5 per call; every line and every hour reads it
     assert lines == [
         "[    0.5 s] setup: 2 participants",
         "[    1.5 s] without recommendations: trading 3 days",
-        "[    2.5 s] without recommendations: day 1/3 (2024-02-12) done in 1.0 s",
-        "[    3.5 s] without recommendations: day 2/3 (2024-02-13) done in 1.0 s",
-        "[    4.5 s] without recommendations: day 3/3 (2024-02-14) done in 1.0 s",
-        "[    5.5 s] without recommendations: 3 days done in 4.0 s",
+        "[   14.5 s] without recommendations: day 1/3 (2024-02-12) done in 13.0 s",
+        "[   27.5 s] without recommendations: day 2/3 (2024-02-13) done in 13.0 s",
+        "[   40.5 s] without recommendations: day 3/3 (2024-02-14) done in 13.0 s",
+        "[   41.5 s] without recommendations: 3 days done in 40.0 s",
     ]
     assert "\r" not in out.getvalue() and "left" not in out.getvalue() and "eta" not in out.getvalue().lower()
     # each line was flushed as it was written, not at the end
     assert [s.count("\n") for s in out.flushed] == [1, 2, 3, 4, 5, 6]
+
+
+def test_progress_off_a_terminal_reports_an_hour_when_a_day_is_long():
+    """A 10,000-participant day takes minutes: a log still hears from the run
+    every HOUR_LINE_SECONDS, with the hour reached."""
+    out = io.StringIO()
+    p = Progress(stream=out, clock=Clock(step=4.0))
+    p.begin("with recommendations", 1, 24)
+    for h in range(24):
+        p.hour(f"2024-02-12 {h:02d}:00")
+    p.day(0, "2024-02-12")
+    text = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+    # 4 s per hour, and each line reads the clock too: 30 s since the last line every 8th hour
+    assert [t for t in text if ": hour " in t] == [
+        "with recommendations: hour 8/24 (2024-02-12 07:00) done",
+        "with recommendations: hour 16/24 (2024-02-12 15:00) done",
+        "with recommendations: hour 24/24 (2024-02-12 23:00) done"]
+    assert text[-1].startswith("with recommendations: day 1/1 (2024-02-12) done in ")
 
 
 def test_progress_disabled_prints_nothing():
