@@ -14,7 +14,7 @@ written and flushed as it happens, stamped with the time since the start::
     [   14.9 s] without recommendations: day 1/7 (2024-02-12) done in 11.8 s
     ...
 
-A large run's day takes minutes (10,000 participants: about ten), so off a
+A large run's day takes minutes (10,000 participants: eleven), so off a
 terminal an hour also gets a line when HOUR_LINE_SECONDS have passed since
 the last line::
 
