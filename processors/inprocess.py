@@ -4,6 +4,7 @@
     result = ledger.apply_batch(batch)          # a signed Batch, as clients build it
     result.valid, result.invalid_message, result.receipts, result.events
     ledger.get(address), ledger.state           # committed state: {address: bytes}
+    InProcessLedger(handlers, state=DiskState(directory))   # the same, kept on disk (disk_state.py)
 
 What it is for: handler unit tests, fuzz and property tests, the `apply()`
 benchmark (`bench/market_bench.py`) and `sawgrid simulate --fast`. It runs the
@@ -71,6 +72,7 @@ sdk_compat.install()
 from sawtooth_sdk.processor.exceptions import AuthorizationException, InvalidTransaction  # noqa: E402
 
 from sawgrid.processors.block_info import addresses as block_info  # noqa: E402
+from sawgrid.processors.disk_state import DiskState  # noqa: E402
 from sawgrid.protos.block_info_pb2 import BlockInfo, BlockInfoConfig, BlockInfoTxn  # noqa: E402
 from sawgrid.protos.receipts import transaction_receipt  # noqa: E402
 from sawgrid.protos.txn_view import DELETED as _DELETED, TransactionView  # noqa: E402
@@ -256,6 +258,18 @@ class CommittedState(dict):
         self.update(other)
         return self
 
+    def commit(self, writes: dict[str, bytes | object]) -> None:
+        """Apply one batch's writes: bytes set an address, `DELETED` removes it."""
+        for address, data in writes.items():
+            if data is _DELETED:
+                self.pop(address, None)
+            else:
+                self[address] = data
+
+    def items_under(self, prefix: str) -> list[tuple[str, bytes]]:
+        """`(address, data)` of the addresses starting with `prefix`, sorted."""
+        return [(a, self[a]) for a in self.keys_under(prefix)]
+
     def keys_under(self, prefix: str) -> list[str]:
         """The addresses starting with `prefix`, sorted."""
         if self._order is None:
@@ -281,7 +295,7 @@ class InProcessLedger:
         for handler in handlers:
             for version in handler.family_versions:
                 self.handlers[(handler.family_name, version)] = handler
-        self.state = state or {}
+        self.state = state if state is not None else {}
         self.verify_signatures = verify_signatures
         self.inject_block_info = inject_block_info
         self.clock = clock
@@ -289,13 +303,14 @@ class InProcessLedger:
             raise ValueError("inject_block_info needs the block_info handler among the handlers")
 
     @property
-    def state(self) -> CommittedState:
-        """Committed state, {address: bytes}; assigning a dict replaces it."""
+    def state(self) -> CommittedState | DiskState:
+        """Committed state, {address: bytes}; assigning a dict replaces it
+        (copied into a `CommittedState`), assigning a `DiskState` uses it."""
         return self._state
 
     @state.setter
-    def state(self, entries: dict[str, bytes]) -> None:
-        self._state = CommittedState(entries)
+    def state(self, entries: dict[str, bytes] | DiskState) -> None:
+        self._state = entries if isinstance(entries, DiskState) else CommittedState(entries)
 
     # -- reading ------------------------------------------------------------------
     def get(self, address: str) -> bytes | None:
@@ -303,8 +318,7 @@ class InProcessLedger:
 
     def items(self, prefix: str = "") -> dict[str, bytes]:
         """Committed entries whose address starts with `prefix`, sorted by address."""
-        state = self.state
-        return {a: state[a] for a in state.keys_under(prefix)}
+        return dict(self.state.items_under(prefix))
 
     # -- applying -----------------------------------------------------------------
     def handler_for(self, header: TransactionHeader):
@@ -360,11 +374,7 @@ class InProcessLedger:
                                    extended_data=getattr(err, "extended_data", None) or b"")
             batch_writes.update(context.writes)
             receipts.append(transaction_receipt(txn.header_signature, context.writes, context.events, context.receipt_data))
-        for address, data in batch_writes.items():
-            if data is _DELETED:
-                state.pop(address, None)
-            else:
-                state[address] = data
+        state.commit(batch_writes)
         return BatchResult(True, receipts=receipts, writes=batch_writes,
                            block_info=injected[0] if injected is not None else None)
 

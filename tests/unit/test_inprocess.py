@@ -16,6 +16,7 @@ from sawgrid.processors.inprocess import (
     unsigned_batch,
     unsigned_transaction,
 )
+from sawgrid.processors.disk_state import DiskState
 from sawgrid.processors.kv.handler import KvHandler
 from sawgrid.protos.kv_pb2 import KvPayload
 from sawgrid.protos.sawtooth import StateChange
@@ -47,9 +48,15 @@ class EventfulKv(KvHandler):
         context.add_receipt_data(payload.key.encode())
 
 
-@pytest.fixture
-def ledger():
-    return InProcessLedger([KvHandler()])
+@pytest.fixture(params=["dict", "disk"])
+def ledger(request, tmp_path):
+    """A kv ledger with its state in a dict, and the same on disk (DiskState,
+    what `sawgrid simulate --fast` runs): every test below holds for both."""
+    if request.param == "dict":
+        yield InProcessLedger([KvHandler()])
+        return
+    with DiskState(tmp_path / "state") as state:
+        yield InProcessLedger([KvHandler()], state=state)
 
 
 # ------------------------------------------------------------------ applying
@@ -154,8 +161,7 @@ def test_context_rules_directly():
 
 # ---------------------------------------------------------------- atomicity
 
-def test_batch_is_atomic(signer):
-    ledger = InProcessLedger([KvHandler()])
+def test_batch_is_atomic(ledger, signer):
     ledger.apply(kv_txn("keep", b"0"))
     before = dict(ledger.state)
     t1 = make_transaction(signer, KV.name, "1.0", kv_payload("a", b"1"), [kv_address("a")], [kv_address("a")])
