@@ -192,10 +192,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.fast:
         from sawgrid.clients.sdk.ledger import InProcessClient
 
+        # The chain's state on disk, not in a dict (processors/disk_state.py): a
+        # town's week is millions of records. Thrown away at the end.
         clock = ReplayClock(start_time(dataset))
-        sim = Simulation(dataset, config, InProcessClient(clock=clock), signer_for(args.seed, "operator"),
-                         signed=False, mode="fast", progress=progress, clock=clock)
-        result = sim.run()
+        with InProcessClient.on_disk(clock=clock, prefix="sawgrid-simulate-fast-") as client:
+            sim = Simulation(dataset, config, client, signer_for(args.seed, "operator"),
+                             signed=False, mode="fast", progress=progress, clock=clock)
+            result = sim.run()
     elif args.url_given:
         from sawgrid.clients.sdk.rest import RestClient
 

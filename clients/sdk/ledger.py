@@ -2,18 +2,23 @@
 need of a ledger, and the in-process implementation behind `--fast`.
 
 `RestClient` (a Sawtooth node or devnet through the REST API) and
-`InProcessClient` (every registered family's handler applied to a dict in
-this process) both satisfy it, so the same code runs on either. Nothing else
+`InProcessClient` (every registered family's handler applied to a dict, or
+an LMDB file, in this process) both satisfy it, so the same code runs on either. Nothing else
 changes between the two, which is what lets a test demand identical contracts
 and reports from both.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.processors import registry
+from sawgrid.processors.disk_state import DiskState
 from sawgrid.processors.inprocess import InProcessLedger
 from sawgrid.protos.envelopes import make_batch
 from sawgrid.protos.sawtooth import Batch, Transaction
@@ -72,13 +77,36 @@ class InProcessClient:
     block of its own after an injected BlockInfo (`InProcessLedger`'s
     `inject_block_info`), stamped with `clock()` (seconds; default the wall
     clock): handlers reading the chain's time (`processors.block_info.clock`)
-    behave as on devnet. `inject_block_info=False` gives the bare ledger."""
+    behave as on devnet. `inject_block_info=False` gives the bare ledger.
+    `state_dir`: keep the committed state on disk there (`DiskState`, for a
+    run larger than memory) instead of in a dict; `close()` closes it."""
 
     url = "in-process"
 
-    def __init__(self, *, inject_block_info: bool = True, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, *, inject_block_info: bool = True, clock: Callable[[], float] | None = None,
+                 state_dir: Path | str | None = None) -> None:
         self.ledger = InProcessLedger(registry.handlers(), inject_block_info=inject_block_info,
-                                      clock=clock if clock is not None else time.time)
+                                      clock=clock if clock is not None else time.time,
+                                      state=DiskState(state_dir) if state_dir is not None else None)
+
+    @classmethod
+    @contextmanager
+    def on_disk(cls, *, clock: Callable[[], float] | None = None,
+                prefix: str = "sawgrid-inprocess-") -> Iterator["InProcessClient"]:
+        """A client whose state lives in a new temporary directory (`prefix`
+        names it), closed and removed when the `with` block ends."""
+        directory = Path(tempfile.mkdtemp(prefix=prefix))
+        client = cls(clock=clock, state_dir=directory)
+        try:
+            yield client
+        finally:
+            client.close()
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def close(self) -> None:
+        """Close an on-disk state (`state_dir`); a dict needs nothing."""
+        if isinstance(self.ledger.state, DiskState):
+            self.ledger.state.close()
 
     def state(self, address: str, head: str | None = None) -> bytes | None:
         return self.ledger.get(address)

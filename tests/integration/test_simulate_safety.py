@@ -92,3 +92,33 @@ def test_the_devnet_and_the_ledger_sync_stop_with_the_simulation(tmp_path, sig):
         assert "Traceback" not in text, text
         assert list(tmp.iterdir()) == []
         assert proc.returncode == (130 if sig == signal.SIGINT else 128 + signal.SIGTERM), text
+
+
+@pytest.mark.parametrize("sig", [None, signal.SIGTERM], ids=["to the end", "SIGTERM"])
+def test_fast_keeps_its_chain_on_disk_and_removes_it(tmp_path, sig):
+    """`--fast` keeps the in-process chain's state in an LMDB file under
+    $TMPDIR while it runs (a town's week is more than memory), and removes
+    it when the run ends, at its end or on SIGTERM."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    with open(tmp_path / "simulate.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "sawgrid.clients.cli", "simulate", "--fast", "--participants",
+                                 "3", "--days", "3", "--out", str(tmp_path / "run")], stdout=log,
+                                stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(tmp)})
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp.glob("sawgrid-simulate-fast-*/data.mdb")):
+            assert proc.poll() is None, (tmp_path / "simulate.log").read_text()
+            assert time.monotonic() < deadline, "no state file appeared"
+            time.sleep(0.05)
+        if sig is not None:
+            proc.send_signal(sig)
+        proc.wait(300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = (tmp_path / "simulate.log").read_text(errors="replace")
+    assert "Traceback" not in text, text
+    assert proc.returncode == (0 if sig is None else 128 + sig), text
+    assert list(tmp.iterdir()) == [], "the in-process chain is removed"

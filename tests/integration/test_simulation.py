@@ -51,9 +51,11 @@ def _comparable(result) -> dict:
     return doc
 
 
-def _fast(dataset, **config):
+def _fast(dataset, state_dir, **config):
+    """A --fast run as `sawgrid simulate --fast` makes it, the state on disk in
+    `state_dir` (None: in a dict)."""
     clock = ReplayClock(start_time(dataset))
-    rest = InProcessClient(clock=clock)
+    rest = InProcessClient(clock=clock, state_dir=state_dir)
     sim = Simulation(dataset, SimConfig(seed=SEED, **config), rest, signer_for(SEED, "operator"),
                      signed=False, mode="fast", progress=False, clock=clock)
     return rest, sim, sim.run()
@@ -84,7 +86,7 @@ def test_full_stack_and_fast_give_the_same_contracts_and_report(make_devnet, tmp
     those computed from the chain's contracts, and those of --fast."""
     dataset = data.synthetic(n=5, days=3, seed=SEED)
     rest, full_sim, full = _full(make_devnet, tmp_path, dataset, mirror=True)
-    fast_rest, fast_sim, fast = _fast(dataset)
+    fast_rest, fast_sim, fast = _fast(dataset, tmp_path / "fast")
     assert full.config["statistics_from"] == "the ledger mirror (sawgrid sync)"
     assert fast.config["statistics_from"] == "the chain"
     assert full.without.contracts > 0 and full.with_.contracts > 0
@@ -105,11 +107,11 @@ def test_full_stack_and_fast_give_the_same_contracts_and_report(make_devnet, tmp
     assert {c.stage for c in contracts} == {pb.SETTLED}
 
 
-def test_settlement_leaves_the_experiment_as_it_was_on_main():
+def test_settlement_leaves_the_experiment_as_it_was_on_main(tmp_path):
     """Honest meters and members settle every contract; energy, prices,
     contracts, money and PAR figures are those main recorded without settlement."""
     dataset = data.synthetic(n=5, days=3, seed=SEED)
-    rest, sim, result = _fast(dataset)
+    rest, sim, result = _fast(dataset, tmp_path / "fast")
     on_main = json.loads(ON_MAIN.read_text())
     doc = summary(result)
     for key in ("headline", "per_day", "statistics", "costs", "days", "participants"):
@@ -137,7 +139,7 @@ def test_attacks_full_stack_and_fast_agree_and_are_caught(make_devnet, tmp_path)
     dataset = data.synthetic(n=5, days=3, seed=SEED)
     attack = dict(malicious_sellers=1, malicious_buyers=1, baseline=False)
     rest, full_sim, full = _full(make_devnet, tmp_path, dataset, **attack)
-    fast_rest, fast_sim, fast = _fast(dataset, **attack)
+    fast_rest, fast_sim, fast = _fast(dataset, tmp_path / "fast", **attack)
     assert _contracts(rest, full_sim) == _contracts(fast_rest, fast_sim)
     assert _comparable(full) == _comparable(fast)
     assert full.trajectories.keys() == fast.trajectories.keys()
@@ -154,10 +156,10 @@ def test_attacks_full_stack_and_fast_agree_and_are_caught(make_devnet, tmp_path)
         assert scenario["comparison"]["kept_by_escrow_eur"] >= 0
 
 
-def test_fast_mode_is_reproducible_and_recommendations_flatten_the_load():
+def test_fast_mode_is_reproducible_and_recommendations_flatten_the_load(tmp_path):
     dataset = data.synthetic(n=8, days=4, seed=SEED)
-    _, _, first = _fast(dataset)
-    _, _, second = _fast(data.synthetic(n=8, days=4, seed=SEED))
+    _, _, first = _fast(dataset, None)   # the state in a dict, then on disk as the command keeps it
+    _, _, second = _fast(data.synthetic(n=8, days=4, seed=SEED), tmp_path / "fast")
     assert _comparable(first) == _comparable(second)
     head = summary(first)["headline"]
     # days 3-4 follow recommendations: on this seed the load gets flatter
@@ -194,13 +196,13 @@ def test_simulate_command_writes_the_report(tmp_path):
         assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, (bad, run.stderr)
 
 
-def test_participants_join_through_enrollment_not_operator_approval():
+def test_participants_join_through_enrollment_not_operator_approval(tmp_path):
     """Every identity of the run (the malicious ones' fresh identities too) is
     a member because the CA certified it as a first verifier or a quorum of
     the verifier set enrolled it: its certificate chains to the CA root, and
     the report counts the blocks and slots it took."""
     dataset = data.synthetic(n=8, days=3, seed=SEED)
-    rest, sim, result = _fast(dataset, malicious_sellers=1, malicious_buyers=1)
+    rest, sim, result = _fast(dataset, tmp_path / "fast", malicious_sellers=1, malicious_buyers=1)
     reader = enrollment.EnrollmentReader(rest)
     identities = [s.get_public_key().as_hex() for s in sim._all_identities()]
     assert len(identities) > dataset.n               # the baseline's fresh identities are enrolled too
@@ -222,7 +224,7 @@ def test_participants_join_through_enrollment_not_operator_approval():
     assert doc["slots"] >= doc["final_blocks"]
 
 
-def test_above_the_pool_cap_the_first_participants_volunteer(monkeypatch):
+def test_above_the_pool_cap_the_first_participants_volunteer(monkeypatch, tmp_path):
     """A town has more participants than the validator pool takes (MAX_VOLUNTEERS):
     the run still trades and settles; the first participants, up to the cap, are
     the pool, and every cluster is drawn from them. (The cap is lowered to 5 here,
@@ -231,7 +233,7 @@ def test_above_the_pool_cap_the_first_participants_volunteer(monkeypatch):
     from sawgrid.processors.reputation import handler
     monkeypatch.setattr(runner, "MAX_VOLUNTEERS", 5)
     monkeypatch.setattr(handler, "MAX_VOLUNTEERS", 5)
-    rest, sim, result = _fast(data.synthetic(n=8, days=3, seed=SEED))
+    rest, sim, result = _fast(data.synthetic(n=8, days=3, seed=SEED), tmp_path / "fast")
     pool = sorted(sim.keys[:5])
     from sawgrid.clients.sdk import reputation
     assert sorted(reputation.ReputationReader(rest).pool().volunteers) == pool
