@@ -92,6 +92,12 @@ class DiskState(MutableMapping):
             self._read = self._env.begin()
         return self._read
 
+    def _drop_snapshot(self) -> None:
+        """End the read transaction: the next read begins one on what LMDB holds now."""
+        if self._read is not None:
+            self._read.abort()
+            self._read = None
+
     def _remember(self, address: str, data: bytes | None) -> None:
         young = self._young
         if len(young) >= CACHE_GENERATION and address not in young:
@@ -144,9 +150,7 @@ class DiskState(MutableMapping):
                     txn.delete(_encode(address))
                 else:
                     txn.put(_encode(address), data)
-        if self._read is not None:   # the next read sees the new commit
-            self._read.abort()
-            self._read = None
+        self._drop_snapshot()   # the next read sees the new commit
         for address, data in pending.items():   # what was written is what is read next
             self._old.pop(address, None)
             self._remember(address, None if data is DELETED else data)
@@ -186,9 +190,7 @@ class DiskState(MutableMapping):
     def clear(self) -> None:
         with self._env.begin(write=True) as txn:
             txn.drop(self._env.open_db(txn=txn), delete=False)
-        if self._read is not None:
-            self._read.abort()
-            self._read = None
+        self._drop_snapshot()
         self._pending, self._young, self._old = {}, {}, {}
 
     # -- prefix queries ----------------------------------------------------------
@@ -216,9 +218,7 @@ class DiskState(MutableMapping):
         """Flush and close the environment (the files stay; removing them is
         the caller's)."""
         self.flush()
-        if self._read is not None:
-            self._read.abort()
-            self._read = None
+        self._drop_snapshot()
         self._env.close()
 
     def __enter__(self) -> "DiskState":
