@@ -262,15 +262,17 @@ def test_a_proof_that_does_not_verify_is_refused(world):
 
 
 def test_a_ciphertext_out_of_range_is_refused(world):
+    # each term is encrypted under its pair's owner's key: pair 0 is S's, pair 1 is B's
     n = world.keys[pk(world.s)].n
-    good = neg.encrypt(world.keys[pk(world.b)].public, 1)
+    good_0 = neg.encrypt(world.keys[pk(world.s)].public, 1)
+    good_1 = neg.encrypt(world.keys[pk(world.b)].public, 1)
     q = neg.encrypt(world.keys[pk(world.lm)].public, 1)
     for c in (n * n, n * n + 5, n * 3):                            # ≥ N², and not coprime to N
-        payload = neg.submit_terms(SESSION, 1, [q, q], [(0, c), (1, good)])
+        payload = neg.submit_terms(SESSION, 1, [q, q], [(0, c), (1, good_1)])
         assert "submit_terms.terms[0].ciphertext: out of range" in refused(world, world.s, payload)
     m = world.keys[pk(world.lm)].n
     for c in (m * m, m * 7):
-        payload = neg.submit_terms(SESSION, 1, [q, c], [(0, good), (1, good)])
+        payload = neg.submit_terms(SESSION, 1, [q, c], [(0, good_0), (1, good_1)])
         assert "submit_terms.quantities[1]: out of range for the line manager's key" in refused(world, world.s, payload)
 
 
