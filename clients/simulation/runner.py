@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -496,17 +497,26 @@ class Simulation:
         """The chain days of a scenario, in order."""
         return [self.chain_day(scenario, d, run) for d in range(self.data.days())]
 
-    def chain_facts(self, days: list[int]) -> dict[int, list[stats_.Facts]]:
-        """The contracts of `days` as the chain has them now."""
-        return {day: [stats_.facts_of(c) for c in self.reader.contracts(day=day)] for day in days}
+    def day_contracts(self, day: int) -> Iterator[pb.Contract]:
+        """The contracts of chain day `day` as the chain has them now, in
+        (hour, seq) order, read an hour at a time: a town's day is hundreds of
+        thousands of contracts, and what reads them back (statistics, the
+        reputation section) keeps none of them."""
+        for hour in range(HOURS_PER_DAY):
+            yield from self.reader.contracts(day=day, hour=hour)
+
+    def chain_contracts(self, days: list[int]) -> dict[int, Iterator[pb.Contract]]:
+        """The contracts of each of `days`, each day read only when iterated."""
+        return {day: self.day_contracts(day) for day in days}
 
     def statistics(self, scenario: int, run: int = REPUTATION_RUN,
-                   source: Callable[[list[int]], dict[int, list]] | None = None) -> stats_.Tally:
+                   source: Callable[[list[int]], Mapping[int, Iterable]] | None = None) -> stats_.Tally:
         """The scenario's per-participant energy and money, contract count and
-        surcharges (statistics.tally) from `source` (default: the chain)."""
+        surcharges (statistics.tally) from `source` (chain days -> each day's
+        contract rows; default: the chain, one hour in memory at a time)."""
         days = self.days_of(scenario, run)
-        rows = (source or self.chain_facts)(days)
-        return stats_.tally([[stats_.facts_of(c) for c in rows.get(day, [])] for day in days], self.index,
+        rows = (source or self.chain_contracts)(days)
+        return stats_.tally([(stats_.facts_of(c) for c in rows.get(day, ())) for day in days], self.index,
                             len(self.keys))
 
     def collect(self, scenario: int, run: int = REPUTATION_RUN) -> ScenarioResult:
@@ -535,22 +545,33 @@ class Simulation:
                            minimise_movement=False)
         return metrics.par(result.schedules.sum(axis=0))
 
+    def _contracts_keeping(self, scenario: int, run: int, parties: set[str], kept: list) -> Iterator[pb.Contract]:
+        """Every contract of the (run, scenario), a day at a time; those a key of
+        `parties` is buyer or seller of are also appended to `kept`."""
+        for day in self.days_of(scenario, run):
+            for c in self.day_contracts(day):
+                if c.seller in parties or c.buyer in parties:
+                    kept.append(c)
+                yield c
+
     def collect_reputation(self) -> dict:
         """The report's reputation section, from the contracts on chain and what the run tracked."""
         runs = {}
         for run in self.runs:
             scenarios = {}
             for scenario in (0, 1):
-                contracts = [c for d in range(self.data.days())
-                             for c in self.reader.contracts(day=self.chain_day(scenario, d, run))]
                 track = self.tracks.get((run, scenario))
                 keys = self._keys(run, scenario)
+                theirs: list[pb.Contract] = []   # the malicious participants' contracts, all that is kept
+                outcomes = settlement.tally(
+                    self._contracts_keeping(scenario, run, {keys[i] for i in self.roles.malicious()}, theirs),
+                    self.operator_key, self.role_of)
                 participants = []
                 for i in self.roles.malicious():
                     pk = keys[i]
                     excluded = track.excluded.get(pk) if track else None
                     ended = track.credit_ended.get(pk) if track else None
-                    mine = [c for c in contracts if pk in (c.seller, c.buyer)]
+                    mine = [c for c in theirs if pk in (c.seller, c.buyer)]
                     participants.append({
                         "index": i, "name": self.data.participants[i].name, "public_key": pk,
                         "role": self.roles.role(i),
@@ -560,14 +581,14 @@ class Simulation:
                             (c.cause in (pb.BUYER_DEFAULT, pb.RELEASE_MISMATCH) and c.buyer == pk))),
                         "excluded": _when(self, excluded, run, scenario),
                         "trades_before_excluded": settlement.trades_before(
-                            contracts, pk, excluded[:2] if excluded else None) if excluded else None,
+                            mine, pk, excluded[:2] if excluded else None) if excluded else None,
                         "credit_ended": _when(self, ended, run, scenario),
                         "trades_before_credit_ended": settlement.trades_before(
-                            contracts, pk, ended[:2] if ended else None) if ended else None,
+                            mine, pk, ended[:2] if ended else None) if ended else None,
                         "final_score_ppm": int(track.scores[i, -1]) if track is not None else None,
                     })
                 scenarios[WITH if scenario else WITHOUT] = {
-                    **settlement.tally(contracts, self.operator_key, self.role_of),
+                    **outcomes,
                     "malicious": participants,
                 }
             runs[RUN_LABELS[run]] = {
