@@ -23,15 +23,13 @@ from sawgrid.protos.envelopes import make_batch, make_transaction
 from sawgrid.protos.sawtooth import Batch, BatchHeader, Transaction, TransactionHeader
 from sawgrid.protos.verify import check_batch
 
+from ledger_helpers import pk
+
 KV_ADDRESS = "7c1b5f" + "00" * 32
 
 
 def new_signer():
     return keys.signer_for(keys.new_private_key())
-
-
-def pk(signer) -> str:
-    return signer.get_public_key().as_hex()
 
 
 def uncompressed(signer) -> str:

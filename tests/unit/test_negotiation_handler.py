@@ -20,6 +20,8 @@ from sawgrid.processors.negotiation.handler import proof_context, quantity_conte
 from sawgrid.protos import market_pb2 as mpb
 from sawgrid.protos import negotiation_pb2 as pb
 
+from ledger_helpers import Clock, pk
+
 DAY, HOUR = 20_000, 10
 KEY_BITS = 512
 FUNDS = 10**8              # µEUR in each agent's wallet
@@ -27,18 +29,6 @@ SESSION = "t1"
 EPS_POWER = 1_000          # 0.001 kW
 EPS_PRICE = 1_000
 LIMIT = 5_000_000          # the one limited line: 5 kW
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def pk(signer) -> str:
-    return signer.get_public_key().as_hex()
 
 
 class World:

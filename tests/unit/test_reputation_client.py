@@ -13,15 +13,9 @@ from sawgrid.processors.reputation import settle
 from sawgrid.processors.reputation.settings import DEFAULTS
 from sawgrid.protos import market_pb2 as pb
 
+from ledger_helpers import Clock, pk
+
 DAY, HOUR = 19_765, 10
-
-
-class Clock:
-    def __init__(self, t: int) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
@@ -48,10 +42,6 @@ def net():
         reputation.submit(ledger, signers[name], reputation.volunteer())
     reputation.submit(ledger, op, reputation.refresh_pool())
     return ledger, signers, clock
-
-
-def pk(signer) -> str:
-    return signer.get_public_key().as_hex()
 
 
 def trade(ledger, signers, on_credit=False):

@@ -14,20 +14,10 @@ from sawgrid.processors.reputation.access import access
 from sawgrid.processors.reputation.settings import DEFAULTS
 from sawgrid.protos import market_pb2 as pb
 
+from ledger_helpers import Clock, pk
+
 DAY, HOUR = 19_765, 10
 SELLERS, BUYERS, MEMBERS = ("s1", "s2", "s3"), ("b1", "b2", "b3", "b4"), ("m1", "m2", "m3", "m4", "m5", "m6")
-
-
-class Clock:
-    def __init__(self, t: int) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def pk(signer) -> str:
-    return signer.get_public_key().as_hex()
 
 
 @pytest.fixture
