@@ -62,10 +62,14 @@ FLUSH_ENTRIES = 1 << 16
 _NOT_PENDING = object()
 
 
-def _encode(address: str) -> bytes:
+def _checked(address: str) -> str:
     if not isinstance(address, str):
         raise TypeError(f"address must be str, got {type(address).__name__}")
-    return address.encode("ascii")
+    return address
+
+
+def _encode(address: str) -> bytes:
+    return _checked(address).encode("ascii")
 
 
 class DiskState(MutableMapping):
@@ -127,8 +131,7 @@ class DiskState(MutableMapping):
         removes it (absent already: nothing to do). They are seen at once and
         reach LMDB with the next `flush()`."""
         for address, data in writes.items():
-            if not isinstance(address, str):
-                raise TypeError(f"address must be str, got {type(address).__name__}")
+            _checked(address)
             if data is not DELETED and not isinstance(data, bytes):
                 raise TypeError(f"state data must be bytes, got {type(data).__name__}")
         self._pending.update(writes)
