@@ -36,12 +36,15 @@ Sawtooth validator (and to devnet, whose rules it copies):
   A validator would retry such a transaction forever; a test wants to see it.
 
 * **BlockInfo, optionally** (`inject_block_info=True`; `InProcessClient`
-  turns it on): each batch is applied as if it were a block of its own, after
+  turns it on): each batch is applied as if it were a block of its own
+  (`apply_batch`), or a list of batches as one block (`apply_block`, what
+  `InProcessClient.submit` does with the batches of one call, as devnet puts
+  the batches it has gathered into one block), after
   the BlockInfo transaction a Sawtooth validator with the block_info batch
   injector puts first in every block. It describes the previous "block"
   (number, previous id, a stand-in validator key and block id) with the
   timestamp `int(clock())` (default: the wall clock, seconds), and commits
-  only together with the batch: an invalid batch leaves no BlockInfo either,
+  only together with the block's first batch: an invalid one leaves no BlockInfo either,
   as a validator publishes no block of injected batches alone. So a handler
   that calls `processors.block_info.clock.chain_time` sees the same as on
   devnet or a real network. The block_info handler must be among `handlers`;
@@ -51,7 +54,7 @@ Sawtooth validator (and to devnet, whose rules it copies):
   itself carries a block_info transaction is invalid (only the validator
   injects them, as `block_validation_rules` enforce on a network).
 
-What it does not do: blocks, state roots, dependencies, duplicate-id checks,
+What it does not do: block ids and headers beyond BlockInfo's, state roots, dependencies, duplicate-id checks,
 and signature checks unless `verify_signatures=True` (then each batch must
 pass the same structural and secp256k1 checks devnet applies on submit, and
 `BatchRejected` is raised otherwise). Unsigned transactions for tests and the
@@ -331,17 +334,35 @@ class InProcessLedger:
         """Apply one transaction as a batch of its own."""
         return self.apply_transactions([transaction])
 
-    def apply_batch(self, batch: Batch) -> BatchResult:
-        """Apply `batch` atomically; commit its writes only if every transaction is valid."""
+    def apply_batch(self, batch: Batch, *, new_block: bool = True) -> BatchResult:
+        """Apply `batch` atomically; commit its writes only if every transaction
+        is valid. `new_block=False`: it joins the block of the batch before
+        (no BlockInfo of its own; see `apply_block`)."""
         if self.verify_signatures:
             check_batch(batch)
-        return self.apply_transactions(batch.transactions)
+        return self.apply_transactions(batch.transactions, new_block=new_block)
 
     def apply_batches(self, batches: Iterable[Batch]) -> list[BatchResult]:
+        """Each batch as a block of its own; an invalid one does not stop the rest."""
         return [self.apply_batch(batch) for batch in batches]
 
-    def apply_transactions(self, transactions: Sequence[Transaction]) -> BatchResult:
-        """Apply `transactions` atomically, as one batch (no batch header needed)."""
+    def apply_block(self, batches: Iterable[Batch]) -> list[BatchResult]:
+        """Apply `batches` in order as one block, as a validator publishes the
+        batches it has gathered: one injected BlockInfo (`inject_block_info`),
+        committed with the first batch, then each batch atomically, seeing the
+        ones before it. Stops at the first invalid batch, whose result is the
+        last one returned (an invalid first batch leaves no BlockInfo)."""
+        results: list[BatchResult] = []
+        for batch in batches:
+            result = self.apply_batch(batch, new_block=not results)
+            results.append(result)
+            if not result.valid:
+                break
+        return results
+
+    def apply_transactions(self, transactions: Sequence[Transaction], *, new_block: bool = True) -> BatchResult:
+        """Apply `transactions` atomically, as one batch (no batch header needed);
+        `new_block`: as apply_batch's."""
         headers = [TransactionHeader.FromString(txn.header) for txn in transactions]
         handlers = [self.handler_for(header) for header in headers]  # before anything runs
         batch_writes: dict[str, bytes | None] = {}
@@ -359,8 +380,9 @@ class InProcessLedger:
                     return BatchResult(False, invalid_transaction=txn.header_signature, invalid_message=(
                         "block_info transactions are injected by the validator, never submitted "
                         "(block_validation_rules NofX:1,block_info; XatY:block_info,0)"))
-            injected = self._inject(read)
-            batch_writes.update(injected[1])
+            if new_block:
+                injected = self._inject(read)
+                batch_writes.update(injected[1])
 
         receipts = []
         for txn, header, handler in zip(transactions, headers, handlers):

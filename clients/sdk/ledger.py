@@ -73,8 +73,8 @@ def submit_transactions(ledger: LedgerClient, signer, transactions: Sequence[Tra
 class InProcessClient:
     """A `LedgerClient` over an `InProcessLedger` running every registered family.
 
-    It stands in for a validator, so by default each batch is applied as a
-    block of its own after an injected BlockInfo (`InProcessLedger`'s
+    It stands in for a validator, so by default the batches of each `submit`
+    are applied as one block after an injected BlockInfo (`InProcessLedger`'s
     `inject_block_info`), stamped with `clock()` (seconds; default the wall
     clock): handlers reading the chain's time (`processors.block_info.clock`)
     behave as on devnet. `inject_block_info=False` gives the bare ledger.
@@ -116,16 +116,17 @@ class InProcessClient:
         yield from self.ledger.items(prefix).items()
 
     def submit(self, batches: Iterable[Batch]) -> list[str]:
-        """Apply batches in order; an invalid one raises BatchInvalid (and, like
-        a validator, leaves the state as the valid ones before it made it)."""
-        ids = []
-        for batch in batches:
-            result = self.ledger.apply_batch(batch)
+        """Apply batches in order, as one block (one BlockInfo, as devnet puts
+        the batches it has gathered into one block); an invalid one raises
+        BatchInvalid (and, like a validator, leaves the state as the valid ones
+        before it made it)."""
+        batches = list(batches)
+        results = self.ledger.apply_block(batches)
+        for batch, result in zip(batches, results):
             if not result.valid:
                 raise BatchInvalid([{"id": batch.header_signature, "status": "INVALID", "invalid_transactions": [
                     {"id": result.invalid_transaction, "message": result.invalid_message}]}])
-            ids.append(batch.header_signature)
-        return ids
+        return [batch.header_signature for batch in batches]
 
     def submit_and_wait(self, batches: Iterable[Batch], timeout: float = 0) -> dict[str, dict]:
         return {batch_id: {"id": batch_id, "status": "COMMITTED"} for batch_id in self.submit(batches)}

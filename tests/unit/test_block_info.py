@@ -10,6 +10,7 @@ from sawtooth_sdk.protobuf import block_info_pb2 as sawtooth_block_info_pb2
 
 from sawgrid.clients.sdk.kv import kv_batch
 from sawgrid.clients.sdk.ledger import InProcessClient
+from sawgrid.clients.sdk.rest import BatchInvalid
 from sawgrid.processors import registry
 from sawgrid.processors.base import SawgridHandler
 from sawgrid.processors.addressing import Family
@@ -392,6 +393,40 @@ def test_inprocess_client_injects_by_default(signer):
     bare = InProcessClient(inject_block_info=False)
     bare.submit([kv_batch(signer, "x")])
     assert bare.state(CONFIG_ADDRESS) is None
+
+
+def test_a_block_of_batches_gets_one_block_info_and_each_batch_sees_the_ones_before(signer):
+    ledger = InProcessLedger([KvHandler(), BlockInfoHandler()], inject_block_info=True, clock=stepping())
+    results = ledger.apply_block([kv_batch(signer, "a"), kv_batch(signer, "a", delete=True), kv_batch(signer, "b")])
+    assert [bool(r) for r in results] == [True, True, True]     # the delete saw the first batch's write
+    assert results[0].block_info is not None and results[1].block_info is None and results[2].block_info is None
+    assert ledger.get(kv_address("a")) is None and ledger.get(kv_address("b")) == b"x"
+    assert stored(ledger) == [0] and config_of(ledger).latest_block == 0
+    assert ledger.apply_block([kv_batch(signer, "c")])                     # the next block
+    assert stored(ledger) == [0, 1]
+    assert [BlockInfo.FromString(ledger.get(block_info_address(n))).timestamp for n in (0, 1)] == [NOW, NOW + 5]
+
+
+def test_a_block_stops_at_its_first_invalid_batch(signer):
+    ledger = InProcessLedger([KvHandler(), BlockInfoHandler()], inject_block_info=True, clock=lambda: NOW)
+    results = ledger.apply_block([kv_batch(signer, "a"), kv_batch(signer, "never-set", delete=True),
+                                  kv_batch(signer, "b")])
+    assert [bool(r) for r in results] == [True, False]           # "b" was not applied
+    assert ledger.get(kv_address("a")) == b"x" and ledger.get(kv_address("b")) is None
+    assert stored(ledger) == [0]                                  # the block's BlockInfo came with "a"
+    before = dict(ledger.state)
+    (refused,) = ledger.apply_block([kv_batch(signer, "never-set", delete=True), kv_batch(signer, "c")])
+    assert not refused and ledger.state == before                  # an invalid first batch: no BlockInfo
+
+
+def test_inprocess_client_submits_a_call_as_one_block(signer):
+    client = InProcessClient(clock=lambda: NOW)
+    client.submit([kv_batch(signer, name) for name in ("x", "y", "z")])
+    assert BlockInfoConfig.FromString(client.state(CONFIG_ADDRESS)).latest_block == 0
+    with pytest.raises(BatchInvalid, match="never-set"):
+        client.submit([kv_batch(signer, "w"), kv_batch(signer, "never-set", delete=True), kv_batch(signer, "v")])
+    assert client.state(kv_address("w")) == b"x" and client.state(kv_address("v")) is None
+    assert BlockInfoConfig.FromString(client.state(CONFIG_ADDRESS)).latest_block == 1
 
 
 # ------------------------------------------------------------------ devnet's injector
