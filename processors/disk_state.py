@@ -201,15 +201,18 @@ class DiskState(MutableMapping):
         """`(address, data)` of the addresses starting with `prefix`, sorted
         (pending writes are flushed first: LMDB's cursor then sees them all)."""
         start = _encode(prefix)
+        # the first key after every key starting with `prefix` (ASCII: the last byte + 1)
+        end = start[:-1] + bytes([start[-1] + 1]) if start else None
         self.flush()
-        found = []
+        found: list[tuple[str, bytes]] = []
+        append = found.append
         with self._reader().cursor() as cursor:
             if not cursor.set_range(start):
                 return found
-            for key, data in cursor:
-                if not key.startswith(start):
+            for key, data in cursor.iternext():
+                if end is not None and key >= end:
                     break
-                found.append((key.decode("ascii"), data))
+                append((key.decode("ascii"), data))
         return found
 
     def keys_under(self, prefix: str) -> list[str]:
