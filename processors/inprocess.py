@@ -66,7 +66,7 @@ import bisect
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from sawgrid.protos import sdk_compat
 
@@ -352,13 +352,20 @@ class InProcessLedger:
         committed with the first batch, then each batch atomically, seeing the
         ones before it. Stops at the first invalid batch, whose result is the
         last one returned (an invalid first batch leaves no BlockInfo)."""
-        results: list[BatchResult] = []
+        return list(self.block_results(batches))
+
+    def block_results(self, batches: Iterable[Batch]) -> Iterator[BatchResult]:
+        """`apply_block`, one result at a time: each batch is applied when its
+        result is asked for, and nothing of a result is kept once the caller
+        drops it (an hour of a town's market is thousands of batches, each
+        result with its writes and receipts)."""
+        first = True
         for batch in batches:
-            result = self.apply_batch(batch, new_block=not results)
-            results.append(result)
+            result = self.apply_batch(batch, new_block=first)
+            first = False
+            yield result
             if not result.valid:
-                break
-        return results
+                return
 
     def apply_transactions(self, transactions: Sequence[Transaction], *, new_block: bool = True) -> BatchResult:
         """Apply `transactions` atomically, as one batch (no batch header needed);

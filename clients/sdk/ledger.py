@@ -121,8 +121,7 @@ class InProcessClient:
         BatchInvalid (and, like a validator, leaves the state as the valid ones
         before it made it)."""
         batches = list(batches)
-        results = self.ledger.apply_block(batches)
-        for batch, result in zip(batches, results):
+        for batch, result in zip(batches, self.ledger.block_results(batches)):   # no result is kept
             if not result.valid:
                 raise BatchInvalid([{"id": batch.header_signature, "status": "INVALID", "invalid_transactions": [
                     {"id": result.invalid_transaction, "message": result.invalid_message}]}])
