@@ -50,7 +50,10 @@ def _enroll(args: argparse.Namespace) -> int:
     key = s.public_key
     previous = reader.request(key)
     vs = reader.verifier_set()
-    if previous is not None and previous.status == epb.PENDING:
+    if previous is not None and previous.status == epb.APPROVED:
+        # decided since an earlier run stopped waiting: report it (a new request would be refused)
+        LOG.info("your join request on chain was approved already")
+    elif previous is not None and previous.status == epb.PENDING:
         if not args.wait:
             raise SawgridError("you already have a pending request (sawgrid verifiers shows it; --wait SECONDS "
                                "waits for its decision)")
@@ -237,7 +240,8 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--volunteer", action="store_true", help="once approved, volunteer as a verifier")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait up to this long for the decision, failing if there is none by then; with a request "
-                        "already pending, wait for it instead of sending another (default: do not wait)")
+                        "already pending, wait for it instead of sending another; one already approved is "
+                        "reported as it is (default: do not wait)")
 
     commands = group(subparsers, "verifier", "the enrollment verifier set: volunteer, run the agent")
     command(commands, "volunteer", _volunteer, "offer your certified identity as a verifier",

@@ -184,7 +184,8 @@ def test_households_enroll_with_leaders_by_eq1_and_a_restart_does_not_double_sig
 def test_enroll_wait_fails_while_pending_and_a_rerun_waits_for_the_same_request(verifier_net, tmp_path):
     """What the compose `meters` service relies on: `enroll --wait` fails (exit 1,
     one line) when no decision comes in time, and running it again waits for
-    the request already on chain instead of sending a second one."""
+    the request already on chain instead of sending a second one, also when it
+    was decided in between."""
     net, agents = verifier_net
     ok(net, "keygen", "yan")
     evidence = tmp_path / "yan.json"
@@ -199,6 +200,14 @@ def test_enroll_wait_fails_while_pending_and_a_rerun_waits_for_the_same_request(
     doc = json.loads(ok(net, "--json", *enroll, "--wait", "120", key="yan"))
     assert doc["status"] == "approved", doc
     assert reader.request(doc["applicant"]).request.commitment == first     # the same request, decided
+    # once decided, running it again (with or without --wait) reports the decision and sends nothing
+    for v in VERIFIERS:
+        assert agents.stop(v) == 0
+    height = len(list(RestClient(net.url).blocks()))
+    for again in ((), ("--wait", "5")):
+        doc = json.loads(ok(net, "--json", *enroll, *again, key="yan"))
+        assert doc["status"] == "approved" and reader.request(doc["applicant"]).request.commitment == first
+    assert len(list(RestClient(net.url).blocks())) == height
 
 
 def test_bad_input_is_one_line(verifier_net, tmp_path):
