@@ -32,11 +32,10 @@ def day_load(reader: MarketReader, day: int) -> DayLoad:
     config = reader.config()
     operator = config.system_operator if config else ""
     per_buyer: dict[str, list[int]] = {}
-    for hour in range(HOURS_PER_DAY):
-        for contract in reader.contracts(day=day, hour=hour):
-            if contract.buyer == operator:
-                continue
-            per_buyer.setdefault(contract.buyer, [0] * HOURS_PER_DAY)[hour] += contract.energy
+    for contract in reader.day_contracts(day):
+        if contract.buyer == operator:
+            continue
+        per_buyer.setdefault(contract.buyer, [0] * HOURS_PER_DAY)[contract.hour] += contract.energy
     buyers = sorted(per_buyer)
     purchases = [per_buyer[b] for b in buyers]
     totals = [sum(row[h] for row in purchases) for h in range(HOURS_PER_DAY)]

@@ -497,17 +497,11 @@ class Simulation:
         """The chain days of a scenario, in order."""
         return [self.chain_day(scenario, d, run) for d in range(self.data.days())]
 
-    def day_contracts(self, day: int) -> Iterator[pb.Contract]:
-        """The contracts of chain day `day` as the chain has them now, in
-        (hour, seq) order, read an hour at a time: a town's day is hundreds of
-        thousands of contracts, and what reads them back (statistics, the
-        reputation section) keeps none of them."""
-        for hour in range(HOURS_PER_DAY):
-            yield from self.reader.contracts(day=day, hour=hour)
-
     def chain_contracts(self, days: list[int]) -> dict[int, Iterator[pb.Contract]]:
-        """The contracts of each of `days`, each day read only when iterated."""
-        return {day: self.day_contracts(day) for day in days}
+        """The contracts of each of `days` as the chain has them now, each day
+        read only when iterated, an hour at a time (what reads them back, the
+        statistics and the reputation section, keeps none of them)."""
+        return {day: self.reader.day_contracts(day) for day in days}
 
     def statistics(self, scenario: int, run: int = REPUTATION_RUN,
                    source: Callable[[list[int]], Mapping[int, Iterable]] | None = None) -> stats_.Tally:
@@ -549,7 +543,7 @@ class Simulation:
         """Every contract of the (run, scenario), a day at a time; those a key of
         `parties` is buyer or seller of are also appended to `kept`."""
         for day in self.days_of(scenario, run):
-            for c in self.day_contracts(day):
+            for c in self.reader.day_contracts(day):
                 if c.seller in parties or c.buyer in parties:
                     kept.append(c)
                 yield c
