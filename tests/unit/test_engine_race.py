@@ -19,6 +19,10 @@ from sawgrid.protos import market_pb2 as pb
 
 DAY = 20_500
 PEAK_HOUR = 18
+# The chain's time, fixed: each run's settlement step reports the chain time
+# it saw, so on the wall clock two runs a second apart would differ. A month
+# after DAY, so the day's contracts are past their deadline, as they were.
+NOW = (DAY + 30) * 86_400
 
 
 def new_signer():
@@ -55,7 +59,7 @@ class RacingClient:
 @pytest.fixture
 def traded_day():
     """alice buys 200 Wh every hour and 5 kWh at 18:00 from bob (PAR 0.08)."""
-    ledger = InProcessClient()
+    ledger = InProcessClient(clock=lambda: NOW)
     operator, alice, bob = new_signer(), new_signer(), new_signer()
     pk = {s: s.get_public_key().as_hex() for s in (alice, bob)}
     m.submit(ledger, operator, m.init(0))
