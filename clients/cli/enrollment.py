@@ -132,7 +132,7 @@ def _verifiers(args: argparse.Namespace) -> int:
     vs = reader.verifier_set()
     now = enrollment.chain_time(s.rest)
     doc = enrollment.set_json(vs, now, SLOTS_SHOWN)
-    pending = [r for r in reader.requests() if r.status == epb.PENDING]
+    pending = reader.pending()
     doc["pending"] = [enrollment.request_json(r) for r in pending]
     doc["blocks"] = [enrollment.block_json(b) for b in reader.blocks(vs.set_id)] if vs.set_id else []
 

@@ -6,6 +6,7 @@ transactions declared from committed state, readers and the schedule of eq. 1.
     enrollment.enroll(ledger, meter_signer, evidence, volunteer=True)   # register + request, one batch
     reader = enrollment.EnrollmentReader(ledger)
     reader.verifier_set(), reader.request(key), reader.certificate(key), reader.chain(key)
+    reader.pending(), reader.open_blocks(set_id)                        # what is still open, only
     enrollment.schedule(reader.verifier_set(), now, count=5)             # the next slots and leaders
 
 Inputs and outputs come from `processors.enrollment.access.access(payload,
@@ -234,9 +235,10 @@ def schedule(vs: epb.VerifierSet, now: int, count: int = 5) -> list[Slot]:
 class EnrollmentReader:
     """Decoded enrollment records; a missing record is None (or empty).
 
-    `requests()` and `blocks()` list every record under their prefix, and an
-    agent lists them at every step: a reader keeps each record it decoded with
-    its bytes and decodes again only what changed. The records it returns are
+    `requests()` and `blocks()` list every record under their prefix;
+    `pending()` and `open_blocks()`, what an agent lists at every step, only
+    the open ones. A reader keeps each record it listed and decoded with its
+    bytes and decodes again only what changed. The records it returns are
     therefore shared between calls: read them, do not modify them."""
 
     def __init__(self, ledger: LedgerClient) -> None:
@@ -278,8 +280,24 @@ class EnrollmentReader:
     def requests(self) -> list[epb.RequestRecord]:
         return self._under(epb.RequestRecord, eaddr.requests_prefix())
 
+    def pending(self) -> list[epb.RequestRecord]:
+        """Every PENDING request, in address order (as `requests()` lists
+        them): found through the open-request markers, so the cost follows the
+        open requests, not every request ever made (addresses.py, kind 05)."""
+        found = (self.request(marker.applicant) for marker in self._under(epb.OpenRequest,
+                                                                         eaddr.open_requests_prefix()))
+        return [record for record in found if record is not None and record.status == epb.PENDING]
+
     def block(self, slot: int) -> epb.Block | None:
         return self._one(epb.Block, eaddr.block_address(slot))
+
+    def open_blocks(self, set_id: int | None = None) -> list[epb.Block]:
+        """Every PROPOSED block (of set `set_id` only, if given), in slot order:
+        through the open-block markers (kind 06), like `pending()`."""
+        markers = self._under(epb.OpenBlock, eaddr.open_blocks_prefix())
+        found = (self.block(m.slot) for m in sorted(markers, key=lambda m: m.slot)
+                 if set_id is None or m.set_id == set_id)
+        return [block for block in found if block is not None and block.status == epb.PROPOSED]
 
     def blocks(self, set_id: int | None = None) -> list[epb.Block]:
         """Every verification block (of set `set_id` only, if given), in slot order."""

@@ -95,7 +95,7 @@ class Verifier:
         vs = self.reader.verifier_set()
         if not vs.members:
             return lines
-        pending = [r for r in self.reader.requests() if r.status == epb.PENDING]
+        pending = self.reader.pending()
         self._handover(vs, pending, lines)
         if self.key in vs.members:
             self._lead(vs, pending, lines)
@@ -188,8 +188,8 @@ class Verifier:
         return current is not None and current <= block.slot + 1  # a slot's grace for countersigns
 
     def _countersign(self, vs: epb.VerifierSet, lines: list[str]) -> None:
-        for block in self.reader.blocks(vs.set_id):
-            if block.status != epb.PROPOSED or block.leader == self.key \
+        for block in self.reader.open_blocks(vs.set_id):
+            if block.leader == self.key \
                     or any(s.verifier == self.key for s in block.signatures) \
                     or self.journal.has_countersigned(block.set_id, block.slot):
                 continue

@@ -90,10 +90,6 @@ def _with_new_members(ledger: LedgerClient, verifiers: list[Verifier], vs: epb.V
     return verifiers
 
 
-def _decided(record: epb.RequestRecord | None) -> bool:
-    return record is not None and record.status in (epb.APPROVED, epb.DECLINED)
-
-
 def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollment.Evidence, bool]],
                verifiers: Sequence[Verifier], advance: Callable[[], None], clock: Callable[[], float],
                max_steps: int = 10_000, skip_to: Callable[[int], None] | None = None) -> EnrollmentRun:
@@ -142,8 +138,7 @@ def enroll_all(ledger: LedgerClient, applicants: Sequence[tuple[Signer, enrollme
         for verifier in agents:
             acted = bool(verifier.step()) or acted
         if acted or step == 0:
-            decided = {r.applicant for r in reader.requests() if _decided(r)}
-            undecided -= decided
+            undecided -= submitted - {r.applicant for r in reader.pending()}   # requested, no longer open
             if not undecided:
                 break
         if not acted and skip_to is not None and slot is not None:

@@ -6,7 +6,9 @@ Q-scores and draws the next set from every volunteer's Q-score. None of them
 are named by the payload; they are in state (the block names its decisions,
 the set its members and volunteers), so `access` takes `read(address) ->
 bytes | None` over committed state, as a client sees it, and declares exact
-addresses. Any transaction that may complete a block (a `propose` with a
+addresses. Every transaction that writes a request or a block declares its
+open marker too (addresses.py: kinds 05 and 06), which the state layer keeps
+or removes with the record's status. Any transaction that may complete a block (a `propose` with a
 quorum of one, every `countersign`) declares the completion's addresses.
 """
 from __future__ import annotations
@@ -42,9 +44,10 @@ def _draw_inputs(vs: epb.VerifierSet, extra: Iterable[str] = ()) -> list[str]:
 def _completion(propose: epb.Propose, vs: epb.VerifierSet) -> tuple[list[str], list[str]]:
     """(reads, writes) of a block's completion: its applicants, the set's scores, the draw."""
     applicants = [d.applicant for d in propose.decisions]
-    writes = [e.set_address()]
+    writes = [e.set_address(), e.open_block_address(propose.slot)]
     for key in applicants:
-        writes += [e.request_address(key), e.certificate_address(key), m.participant_address(key)]
+        writes += [e.request_address(key), e.open_request_address(key), e.certificate_address(key),
+                   m.participant_address(key)]
     writes += [r.score_address(k) for k in vs.members]
     reads = writes + _draw_inputs(vs, applicants)
     return reads, writes
@@ -78,17 +81,19 @@ def access(payload: epb.EnrollmentPayload, signer: str, read: Reader) -> tuple[l
         outputs = touched
     elif action == "request":
         inputs = [e.request_address(signer), m.participant_address(signer)]
-        outputs = [e.request_address(signer)]
+        outputs = [e.request_address(signer), e.open_request_address(signer)]
     elif action == "handover":
-        inputs = outputs = [e.request_address(payload.handover.applicant)]
+        applicant = payload.handover.applicant
+        inputs = [e.request_address(applicant)]
+        outputs = [e.request_address(applicant), e.open_request_address(applicant)]
     elif action == "propose":
         p = payload.propose
         touched = [e.block_address(p.slot)]
         for d in p.decisions:
             touched.append(e.request_address(d.applicant))
             record = _parse(read, e.request_address(d.applicant), epb.RequestRecord)
-            if record is not None and record.block_set_id:
-                touched.append(e.block_address(record.block_slot))
+            if record is not None and record.block_set_id:   # that block may become SUPERSEDED
+                touched += [e.block_address(record.block_slot), e.open_block_address(record.block_slot)]
         reads, writes = _completion(p, vs)
         inputs = [e.certificate_address(signer), *touched, *reads]
         outputs = [*touched, *writes]

@@ -48,7 +48,19 @@ class EnrollmentState(ReputationState):
         self.put(eaddr.certificate_address(record.public_key), record)
 
     def put_request(self, record: epb.RequestRecord) -> None:
+        """The request, and its open-request marker exactly while it is PENDING."""
         self.put(eaddr.request_address(record.applicant), record)
+        marker = eaddr.open_request_address(record.applicant)
+        if record.status == epb.PENDING:
+            self.put(marker, epb.OpenRequest(applicant=record.applicant, requested_at=record.timestamp))
+        else:
+            self.delete(marker)
 
     def put_block(self, block: epb.Block) -> None:
+        """The block, and its open-block marker exactly while it is PROPOSED."""
         self.put(eaddr.block_address(block.slot), block)
+        marker = eaddr.open_block_address(block.slot)
+        if block.status == epb.PROPOSED:
+            self.put(marker, epb.OpenBlock(set_id=block.set_id, slot=block.slot))
+        else:
+            self.delete(marker)

@@ -15,6 +15,7 @@ from sawgrid.clients.sdk import market
 from sawgrid.clients.sync import statement
 
 from dashboard_world import DAY, make_world, sign_in
+from enrollment_world import World as EnrollmentWorld, hex_key
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +143,35 @@ def test_operator_page(world, app):
     assert world.pk(world.bob) in pending and world.pk(world.alice) not in pending
     declined = re.search(r'<table id="declined">(.*?)</table>', html, re.S).group(1)
     assert f"{DAY}/12/3" in declined and f"{DAY}/10/1" not in declined
+
+
+def test_operator_page_lists_the_join_requests_still_open(tmp_path):
+    from sawgrid.clients.dashboard.app import create_app
+    from sawgrid.clients.dashboard.config import DashboardConfig
+    from sawgrid.clients.sdk import enrollment
+    from sawgrid.clients.sync.database import open_database
+    from sawgrid.protos import enrollment_pb2 as epb
+
+    w = EnrollmentWorld()
+    waiting, _ = w.applicant(serial="SM-1")
+    decided, _ = w.applicant(serial="SM-2")
+    slot = w.slot()
+    leader, payload = w.propose([w.decision(decided)])
+    w.submit(leader, payload)
+    block = w.reader.block(slot)
+    for member in w.members():
+        if member is not leader and w.reader.block(slot).status == epb.PROPOSED:
+            w.submit(member, enrollment.countersign(block, True))
+    assert w.reader.request(hex_key(decided)).status == epb.APPROVED
+    url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
+    open_database(url).engine.dispose()
+    app = create_app(DashboardConfig(db_url=url, rest_url="http://127.0.0.1:1"), ledger=w.ledger)
+    app.testing = True
+    client = app.test_client()
+    sign_in(client, w.op)
+    html = client.get("/operator").get_data(as_text=True)
+    table = re.search(r'<table id="enrollment">(.*?)</table>', html, re.S).group(1)
+    assert hex_key(waiting) in table and hex_key(decided) not in table
 
 
 def test_security_headers_on_every_answer(app):

@@ -42,14 +42,14 @@ def page():
 
 def _enrollment_requests(ledger) -> list[dict] | None:
     """The enrollment family's pending join requests (clients/sdk/enrollment.py:
-    `EnrollmentReader.requests`, `request_json`), when that module exists;
+    `EnrollmentReader.pending`, `request_json`), when that module exists;
     None: no enrollment family in this installation. Imported by name so the
     dashboard runs with or without it."""
     if importlib.util.find_spec(ENROLLMENT_MODULE) is None:
         return None
     try:
         enrollment = importlib.import_module(ENROLLMENT_MODULE)
-        docs = [enrollment.request_json(r) for r in enrollment.EnrollmentReader(ledger).requests()]
+        docs = [enrollment.request_json(r) for r in enrollment.EnrollmentReader(ledger).pending()]
     except (ImportError, AttributeError, SawgridError):
         return None
-    return sorted((d for d in docs if d.get("status") == "pending"), key=lambda d: d.get("requested_at") or 0)
+    return sorted(docs, key=lambda d: d.get("requested_at") or 0)
