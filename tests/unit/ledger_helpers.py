@@ -1,6 +1,10 @@
 """Helpers shared by the tests that drive an in-process ledger with real keys."""
 from __future__ import annotations
 
+import hashlib
+
+from sawgrid.clients.sdk import keys
+
 
 class Clock:
     """The chain's clock, set by hand: the in-process ledger stamps each
@@ -16,3 +20,11 @@ class Clock:
 def pk(signer) -> str:
     """A signer's public key, hex: what the families name participants by."""
     return signer.get_public_key().as_hex()
+
+
+def named_signer(name: str):
+    """A signer whose key is fixed by `name`: for a test whose setup must not
+    depend on chance (a validation cluster is drawn from the contract id and
+    its seller's and buyer's keys, so random keys give a different draw on
+    every run)."""
+    return keys.signer_for(keys.private_key_from_hex(hashlib.sha256(f"sawgrid-test/{name}".encode()).hexdigest()))

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from sawgrid.clients.sdk import keys, market, reputation
+from sawgrid.clients.sdk import market, reputation
 from sawgrid.clients.sdk.ledger import InProcessClient
 from sawgrid.processors.reputation import settle
 from sawgrid.processors.reputation.access import access
 from sawgrid.processors.reputation.settings import DEFAULTS
 from sawgrid.protos import market_pb2 as pb
 
-from ledger_helpers import Clock, pk
+from ledger_helpers import Clock, named_signer, pk
 
 DAY, HOUR = 19_765, 10
 SELLERS, BUYERS, MEMBERS = ("s1", "s2", "s3"), ("b1", "b2", "b3", "b4"), ("m1", "m2", "m3", "m4", "m5", "m6")
@@ -23,10 +23,12 @@ SELLERS, BUYERS, MEMBERS = ("s1", "s2", "s3"), ("b1", "b2", "b3", "b4"), ("m1", 
 @pytest.fixture
 def hour_traded():
     """Three sellers, four buyers (one on credit) and six volunteers, clusters
-    of three: every member sits on some of the hour's contracts, not all."""
+    of three: the first member sits on some of the hour's contracts, not all."""
     clock = Clock(DAY * 86_400)
     ledger = InProcessClient(clock=clock)
-    signers = {name: keys.signer_for(keys.new_private_key()) for name in ("op", *SELLERS, *BUYERS, *MEMBERS)}
+    # fixed keys: each cluster is drawn from the contract's id, seller and buyer, so with
+    # random keys the first member sat on every contract about once in 64 runs
+    signers = {name: named_signer(name) for name in ("op", *SELLERS, *BUYERS, *MEMBERS)}
     op = signers["op"]
     market.submit(ledger, op, market.init(10_000))
     for name, s in signers.items():
