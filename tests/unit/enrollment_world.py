@@ -113,6 +113,15 @@ class World:
                 3650)
         return d
 
+    def countersign_all(self, slot: int, agree: bool = True, reason: str = "") -> epb.Block:
+        """Every other member countersigns the block of `slot` while it is still
+        PROPOSED (a quorum completes it before the last may sign); the block."""
+        block = self.reader.block(slot)
+        for member in self.members():
+            if hex_key(member) != block.leader and self.reader.block(slot).status == epb.PROPOSED:
+                self.submit(member, enrollment.countersign(block, agree, reason))
+        return self.reader.block(slot)
+
     def propose(self, decisions, slot=None, signer=None):
         slot = self.slot() if slot is None else slot
         signer = signer or self.leader_of(slot)

@@ -10,9 +10,12 @@ import re
 
 import pytest
 
-from sawgrid.clients.dashboard.app import plotly_js
+from sawgrid.clients.dashboard.app import create_app, plotly_js
+from sawgrid.clients.dashboard.config import DashboardConfig
 from sawgrid.clients.sdk import market
 from sawgrid.clients.sync import statement
+from sawgrid.clients.sync.database import open_database
+from sawgrid.protos import enrollment_pb2 as epb
 
 from dashboard_world import DAY, make_world, sign_in
 from enrollment_world import World as EnrollmentWorld, hex_key
@@ -146,22 +149,13 @@ def test_operator_page(world, app):
 
 
 def test_operator_page_lists_the_join_requests_still_open(tmp_path):
-    from sawgrid.clients.dashboard.app import create_app
-    from sawgrid.clients.dashboard.config import DashboardConfig
-    from sawgrid.clients.sdk import enrollment
-    from sawgrid.clients.sync.database import open_database
-    from sawgrid.protos import enrollment_pb2 as epb
-
     w = EnrollmentWorld()
     waiting, _ = w.applicant(serial="SM-1")
     decided, _ = w.applicant(serial="SM-2")
     slot = w.slot()
     leader, payload = w.propose([w.decision(decided)])
     w.submit(leader, payload)
-    block = w.reader.block(slot)
-    for member in w.members():
-        if member is not leader and w.reader.block(slot).status == epb.PROPOSED:
-            w.submit(member, enrollment.countersign(block, True))
+    w.countersign_all(slot)
     assert w.reader.request(hex_key(decided)).status == epb.APPROVED
     url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
     open_database(url).engine.dispose()

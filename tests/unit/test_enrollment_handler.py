@@ -25,11 +25,7 @@ def approve_one(w: World, applicant) -> epb.Block:
     slot = w.slot()
     signer, payload = w.propose([w.decision(applicant)])
     w.submit(signer, payload)
-    block = w.reader.block(slot)
-    for member in w.members():
-        if member is not signer and w.reader.block(slot).status == epb.PROPOSED:
-            w.submit(member, enrollment.countersign(block, True))
-    return w.reader.block(slot)
+    return w.countersign_all(slot)
 
 
 # ------------------------------------------------------------------ the bootstrap
@@ -141,10 +137,7 @@ def test_a_declined_request_records_its_reason(w):
     slot = w.slot()
     signer, payload = w.propose([w.decision(applicant, accept=False, reason="the meter is not registered")])
     w.submit(signer, payload)
-    block = w.reader.block(slot)
-    for member in w.members():
-        if member is not signer and w.reader.block(slot).status == epb.PROPOSED:
-            w.submit(member, enrollment.countersign(block, True))
+    w.countersign_all(slot)
     record = w.reader.request(hex_key(applicant))
     assert record.status == epb.DECLINED and record.reason == "the meter is not registered"
     assert w.reader.market.participant(hex_key(applicant)).status == pb.PENDING

@@ -30,14 +30,6 @@ def open_lists_match_the_records(w: World) -> tuple[list[str], list[int]]:
     return pending, proposed
 
 
-def countersign_all(w: World, slot: int, agree: bool = True, reason: str = "") -> epb.Block:
-    block = w.reader.block(slot)
-    for member in w.members():
-        if member.get_public_key().as_hex() != block.leader and w.reader.block(slot).status == epb.PROPOSED:
-            w.submit(member, enrollment.countersign(block, agree, reason))
-    return w.reader.block(slot)
-
-
 def test_a_request_is_open_from_its_request_to_the_final_block_that_decides_it(w):
     first, _ = w.applicant(serial="SM-1")
     second, _ = w.applicant(serial="SM-2")
@@ -48,7 +40,7 @@ def test_a_request_is_open_from_its_request_to_the_final_block_that_decides_it(w
     w.submit(signer, payload)
     pending, proposed = open_lists_match_the_records(w)
     assert len(pending) == 2 and proposed == [slot]   # in a block, still open until it is final
-    assert countersign_all(w, slot).status == epb.FINAL
+    assert w.countersign_all(slot).status == epb.FINAL
     assert open_lists_match_the_records(w) == ([hex_key(second)], [])
 
 
@@ -57,7 +49,7 @@ def test_a_rejected_block_closes_and_its_requests_stay_open(w):
     slot = w.slot()
     signer, payload = w.propose([w.decision(applicant)])
     w.submit(signer, payload)
-    assert countersign_all(w, slot, agree=False, reason="the evidence does not open").status == epb.REJECTED
+    assert w.countersign_all(slot, agree=False, reason="the evidence does not open").status == epb.REJECTED
     assert open_lists_match_the_records(w) == ([hex_key(applicant)], [])
 
 
@@ -72,7 +64,7 @@ def test_a_superseded_block_closes_and_a_declined_request_reopens_when_requested
     w.submit(signer, payload)
     assert w.reader.block(slot).status == epb.SUPERSEDED
     assert open_lists_match_the_records(w) == ([hex_key(applicant)], [later])
-    assert countersign_all(w, later).status == epb.FINAL
+    assert w.countersign_all(later).status == epb.FINAL
     assert w.reader.request(hex_key(applicant)).status == epb.DECLINED
     assert open_lists_match_the_records(w) == ([], [])
     evidence = enrollment.Evidence.from_identity({"meter_serial": "SM-1b"})
