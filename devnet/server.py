@@ -85,6 +85,21 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
     return preexec
 
 
+def stop_child(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+    """Send a running child `sig` and wait for it; SIGKILL it if it has not
+    stopped within `timeout` seconds. Its exit code (0 for no child)."""
+    if proc is None:
+        return 0
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
     """`env` (default: ours) plus `SAWGRID_PARENT_PID` naming this process."""
     return {**(os.environ if env is None else env), PARENT_PID_ENV: str(os.getpid())}

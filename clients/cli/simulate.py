@@ -77,14 +77,9 @@ class MirrorSync:
         self.stop()
 
     def stop(self, timeout: float = 15) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        from sawgrid.devnet.server import stop_child
+
+        return stop_child(self.proc, timeout=timeout)
 
     def _check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sawgrid.clients.sdk.errors import SawgridError
 from sawgrid.clients.sdk.rest import RestClient, RestError
-from sawgrid.devnet.server import die_with_parent
+from sawgrid.devnet.server import die_with_parent, stop_child
 from sawgrid.processors import registry
 
 
@@ -87,14 +87,7 @@ class DevnetProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         """Signal the process and wait; kill it if it does not stop in time."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return stop_child(self.proc, sig, timeout)
 
     def __enter__(self) -> "DevnetProcess":
         return self.start()

@@ -15,7 +15,7 @@ from sawgrid.clients.sdk import keys, market
 from sawgrid.clients.sdk.rest import RestClient
 from sawgrid.clients.sync import models as m
 from sawgrid.clients.sync.database import make_engine
-from sawgrid.devnet.server import die_with_parent
+from sawgrid.devnet.server import die_with_parent, stop_child
 from sawgrid.processors.market import addresses
 from sawgrid.protos import market_pb2 as pb
 
@@ -117,14 +117,7 @@ class SyncProcess:
             time.sleep(0.1)
 
     def stop(self, timeout: float = 15) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return stop_child(self.proc, timeout=timeout)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -217,3 +217,25 @@ def test_a_burst_of_signals_still_stops_cleanly(make_devnet, tmp_path, signer, t
     finally:
         _stop(proc)
     assert "Traceback" not in log_path.read_text()
+
+
+def test_stop_child_kills_a_child_that_ignores_sigterm_and_reports_exit_codes():
+    """The helper every child's `stop()` uses (devnet, the sync child): a child
+    that stops on SIGTERM gives its exit code; one that ignores it is killed
+    once the grace period is over; a child already gone is not signalled."""
+    from sawgrid.devnet.server import stop_child
+
+    obeys = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ignores = subprocess.Popen([sys.executable, "-c", "import signal, sys, time\n"
+                                "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                                "sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(60)"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert ignores.stdout.readline() == "ready\n"  # SIGTERM is ignored from here on
+        assert stop_child(obeys) == -signal.SIGTERM
+        assert stop_child(ignores, timeout=0.5) == -signal.SIGKILL
+        assert stop_child(obeys) == -signal.SIGTERM  # gone already: its code again
+        assert stop_child(None) == 0
+    finally:
+        for proc in (obeys, ignores):
+            _stop(proc)
